@@ -1,0 +1,16 @@
+"""The op table: every operation tape knows, each declared once with its forward and VJP.
+
+    elementwise.py  scalar formulas -> numba kernels (forward + one fused backward per input)
+    reductions.py   sum, mean, norm
+    linalg.py       dot, mm, matmul
+    shape.py        view/reshape, expand, sum_to, transpose, t, casts
+
+OPS maps each name to its Op; NON_DIFFERENTIABLE lists the ones without a derivative.
+This package never imports tape: tape binds its Tensor type in registry.bind_tensor_type.
+"""
+from . import elementwise, linalg, reductions, shape  # noqa: F401  (each registers its ops)
+from .registry import NON_DIFFERENTIABLE, OPS, InputMeta, Op, bind_tensor_type, is_tensor
+
+elementwise._attach_vjps()
+
+__all__ = ["OPS", "NON_DIFFERENTIABLE", "Op", "InputMeta", "bind_tensor_type", "is_tensor"]

@@ -1,0 +1,45 @@
+"""Broadcast shapes (PyTorch's error text) and summing a gradient back to an input's shape."""
+import numpy as np
+
+_shape_cache = {}
+
+
+def broadcast_shapes(*shapes):
+    """numpy's broadcast rule; a mismatch raises PyTorch's RuntimeError naming the sizes."""
+    hit = _shape_cache.get(shapes)
+    if hit is not None:
+        return hit
+    ndim = max(len(s) for s in shapes)
+    result = []
+    for axis in range(-ndim, 0):
+        size = 1
+        for which, s in enumerate(shapes):
+            if len(s) >= -axis:
+                d = s[axis]
+                if d != 1:
+                    if size != 1 and d != size:
+                        raise RuntimeError(
+                            f"The size of tensor a ({size}) must match the size of tensor "
+                            f"{'b' if which else 'a'} ({d}) at non-singleton dimension "
+                            f"{ndim + axis}; shapes {' and '.join(str(list(x)) for x in shapes)}")
+                    size = d
+        result.append(size)
+    result = tuple(result)
+    if len(_shape_cache) < 4096:
+        _shape_cache[shapes] = result
+    return result
+
+
+def reduced_axes(from_shape, to_shape):
+    """Axes of `from_shape` to sum so that the result reshapes to `to_shape` (unbroadcast)."""
+    lead = len(from_shape) - len(to_shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(to_shape) if d == 1 and from_shape[lead + i] != 1)
+    return axes
+
+
+def sum_to_array(g, shape):
+    if g.shape == shape:
+        return g
+    axes = reduced_axes(g.shape, shape)
+    return np.sum(g, axis=axes).reshape(shape) if axes else g.reshape(shape)

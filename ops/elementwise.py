@@ -1,0 +1,190 @@
+"""Elementwise ops, each declared once as scalar formulas: the forward and each input's gradient.
+
+    binary("mul", "x * y", dx="g * y", dy="g * x")
+
+reads like PyTorch's derivatives.yaml (`self: grad * other`).  From these strings come
+  - the forward kernel and one fused backward kernel per input (numba, ops/codegen.py);
+  - the recordable VJP used with create_graph=True: the same gradient formula evaluated with
+    tape ops on Tensors, so higher derivatives need no extra declaration;
+  - what a record saves: only the names a needed gradient formula reads.
+Names in formulas: g (the output's gradient), out (the result), the inputs (x, y, c).
+"""
+import numpy as np
+
+from . import codegen
+from .broadcast import broadcast_shapes
+from .dtypes import BOOL, result_dtype, to_float
+from .registry import OPS, Op, register
+
+# Which dtype the kernel computes in: "float" ops turn ints into the default float (exp, /),
+# "any" ops keep the promoted dtype (+, *), "compare" ops compute promoted and return bool.
+FLOAT, ANY, COMPARE = "float", "any", "compare"
+
+
+def _shape_of(args):
+    shape = None
+    mixed = False
+    for a in args:
+        if isinstance(a, np.ndarray):
+            if shape is None:
+                shape = a.shape
+            elif a.shape != shape:
+                mixed = True
+    if shape is None:
+        return ()
+    if mixed:
+        return broadcast_shapes(*[a.shape for a in args if isinstance(a, np.ndarray)])
+    return shape
+
+
+def _scalar_of(a, dtype):
+    return a.reshape(-1)[0] if a.dtype == dtype else dtype.type(a.reshape(-1)[0])
+
+
+class ElementwiseKernels:
+    """The numba kernels of one op, loaded on first use (module import = numba import)."""
+    __slots__ = ("stem", "specs", "module", "functions")
+
+    def __init__(self, stem, specs):
+        self.stem = stem
+        self.specs = specs          # kernel name -> (argnames, formula)
+        self.module = None
+        self.functions = {}
+
+    def function(self, name, pattern):
+        key = name + pattern
+        fn = self.functions.get(key)
+        if fn is None:
+            if self.module is None:
+                source = "\n\n".join(codegen.kernel_source(k, args, f)
+                                     for k, (args, f) in self.specs.items())
+                self.module = codegen.load_module(self.stem, source)
+            fn = self.functions[key] = getattr(self.module, key)
+        return fn
+
+    def launch(self, name, args, compute_dtype, out_dtype, shape):
+        """Run kernel `name` over `args` (arrays broadcast to `shape`, or scalars)."""
+        res = np.empty(shape, out_dtype)
+        flat = []
+        pattern = ""
+        for a in args:
+            if isinstance(a, np.ndarray):
+                if a.size == 1:
+                    flat.append(_scalar_of(a, compute_dtype))
+                    pattern += "s"
+                    continue
+                if a.dtype != compute_dtype:
+                    a = a.astype(compute_dtype)
+                if a.shape != shape:
+                    a = np.broadcast_to(a, shape)
+                flat.append(a.ravel())   # a view when contiguous, else one copy
+                pattern += "a"
+            else:
+                flat.append(compute_dtype.type(a))
+                pattern += "s"
+        self.function(name, pattern)(*flat, res.reshape(-1))
+        return res
+
+
+def _compile_formula(argnames, formula):
+    """The gradient formula as a Python function over ndarrays or Tensors, using ops."""
+    namespace = {name: OPS[name] for name in codegen.SCALAR_FUNCTIONS if name in OPS}
+    namespace["where"] = OPS["where"]
+    params = ", ".join(("g", "out") + tuple(argnames))
+    return eval(f"lambda {params}: {formula}", namespace)
+
+
+def elementwise(name, formula, kind=FLOAT, backward_name=None, **grads):
+    """Declare an elementwise op from its formula and one gradient formula per input.
+
+    grads: d<arg>="<formula in g, out and the inputs>"; an input without one has no gradient.
+    """
+    argnames = [a for a in ("c", "x", "y") if a in codegen.names_in(formula)]
+    specs = {"fwd_": (argnames, formula)}
+    grad_formulas = [grads.get("d" + a) for a in argnames]
+    reads = []  # per input: (input indices, reads out) of its gradient formula
+    for a, f in zip(argnames, grad_formulas):
+        if f is None:
+            reads.append(((), False))
+            continue
+        used = codegen.names_in(f)
+        kernel_args = ["g"] + [n for n in argnames + ["out"] if n in used]
+        specs["d" + a + "_"] = (kernel_args, f)
+        reads.append((tuple(i for i, n in enumerate(argnames) if n in used), "out" in used))
+    kernels = ElementwiseKernels(name, specs)
+    out_kind = kind
+
+    def forward(*args):
+        dtype = result_dtype(args)
+        if out_kind == FLOAT:
+            dtype = to_float(dtype)
+        out_dtype = BOOL if out_kind == COMPARE else dtype
+        return kernels.launch("fwd_", args, dtype, out_dtype, _shape_of(args))
+
+    def fused_vjp(i, g, out, *inputs):
+        f = grad_formulas[i]
+        if f == "g":
+            return g
+        if f == "-g":
+            return np.negative(g)
+        argn, reads_out = specs["d" + argnames[i] + "_"][0], reads[i][1]
+        values = dict(zip(argnames, inputs), g=g, out=out)
+        return kernels.launch("d" + argnames[i] + "_", [values[n] for n in argn],
+                              g.dtype, g.dtype, g.shape)
+
+    save_plans = {}
+    for mask in range(1, 1 << len(argnames)):
+        idx, with_out = set(), False
+        for i in range(len(argnames)):
+            if mask >> i & 1:
+                idx.update(reads[i][0])
+                with_out = with_out or reads[i][1]
+        save_plans[mask] = (tuple(sorted(idx)), with_out)
+
+    op = Op(name, forward, [None] * len(argnames), fused_vjp=fused_vjp, save_plans=save_plans,
+            backward_name=backward_name)
+    op.kernels = kernels
+    op.grad_formulas = grad_formulas
+    op.argnames = argnames
+    register(op)
+    return op
+
+
+def _attach_vjps():
+    """Gradient formulas call other ops (exp, where), so they compile once all are declared."""
+    for op in OPS.values():
+        formulas = getattr(op, "grad_formulas", None)
+        if formulas is not None:
+            op.vjps = tuple(None if f is None else _compile_formula(op.argnames, f)
+                            for f in formulas)
+            op.differentiable = any(v is not None for v in op.vjps)
+
+
+# ---- the table --------------------------------------------------------------------------
+#           name        forward             gradient of each input
+elementwise("add",      "x + y",            ANY,  dx="g", dy="g")
+elementwise("sub",      "x - y",            ANY,  dx="g", dy="-g")
+elementwise("mul",      "x * y",            ANY,  dx="g * y", dy="g * x")
+elementwise("div",      "x / y",            FLOAT, dx="g / y", dy="-g * x / (y * y)")
+elementwise("pow",      "x ** y",           ANY,
+            dx="where(y == 0, 0, g * y * x ** (y - 1))",
+            dy="where((x == 0) & (y >= 0), 0, g * out * log(x))")
+elementwise("neg",      "-x",               ANY,  dx="-g")
+elementwise("exp",      "exp(x)",           dx="g * out")
+elementwise("log",      "log(x)",           dx="g / x")
+elementwise("sqrt",     "sqrt(x)",          dx="g / (2 * out)")
+elementwise("sin",      "sin(x)",           dx="g * cos(x)")
+elementwise("cos",      "cos(x)",           dx="-g * sin(x)")
+elementwise("tanh",     "tanh(x)",          dx="g * (1 - out * out)")
+elementwise("sigmoid",  "1 / (1 + exp(-x))", dx="g * (1 - out) * out")
+elementwise("relu",     "where(x <= 0, 0, x)", ANY, dx="where(out > 0, g, 0)")
+elementwise("where",    "where(c, x, y)",   ANY,  dx="where(c, g, 0)", dy="where(c, 0, g)")
+# Comparisons and logic: bool results, no gradient.
+elementwise("gt", "x > y", COMPARE)
+elementwise("lt", "x < y", COMPARE)
+elementwise("ge", "x >= y", COMPARE)
+elementwise("le", "x <= y", COMPARE)
+elementwise("eq", "x == y", COMPARE)
+elementwise("ne", "x != y", COMPARE)
+elementwise("bitwise_and", "x & y", ANY)
+elementwise("bitwise_or", "x | y", ANY)

@@ -1,0 +1,284 @@
+"""The reverse replay: backward() and autograd.grad().
+
+Walk the thread's tape from its end towards its start; each record that has a pending output
+gradient runs its VJPs, sums the results back to each input's shape, and passes them on along
+its edges.  Leaves accumulate into .grad at the end.  Without create_graph the VJPs run on
+ndarrays, unrecorded (elementwise ops in one fused kernel per input); with it they run on
+Tensors under grad mode, so the backward pass is itself on the tape.
+"""
+import numpy as np
+
+from ops.broadcast import sum_to_array
+from ops import OPS
+
+from .tape import STATE
+from .tensor import Tensor, _wrap
+
+FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
+         "after they have already been freed). Saved intermediate values of the graph are freed "
+         "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+         "backward through the graph a second time or if you need to access saved tensors after "
+         "calling backward.")
+
+
+def _modified_error(version, expected, meta):
+    shape, dtype = meta
+    from ._format import legacy_type_name
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [{legacy_type_name(dtype)} {list(shape)}] is at version {version}; "
+        f"expected version {expected} instead. Hint: enable anomaly detection to find the "
+        f"operation that failed to compute its gradient, with "
+        f"torch.autograd.set_detect_anomaly(True).")
+
+
+def _check_saved(rec):
+    if rec.released:
+        raise RuntimeError(FREED)
+    for counter, value in rec.versions:
+        if counter.value != value:
+            metas = [(i.shape, i.dtype) for i in rec.inputs if isinstance(i, Tensor)]
+            raise _modified_error(counter.value, value, metas[0] if metas else rec.out_meta[0])
+
+
+def _fit(g, shape, dtype, create_graph):
+    """Sum a gradient back over broadcast axes and cast it to the input's dtype."""
+    if create_graph:
+        if g.shape != shape:
+            g = OPS["sum_to"](g, shape)
+        if g.dtype.np != dtype:
+            g = g.to(dtype)
+        return g
+    if g.shape != shape:
+        g = sum_to_array(g, shape)
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
+
+
+def _run_hooks(hooks, g, create_graph):
+    for hook in list(hooks):
+        result = hook(g if create_graph else _wrap(g))
+        if result is not None:
+            g = result if create_graph else result._data
+    return g
+
+
+def _input_grads(rec, grads, create_graph):
+    """The gradient for each input of `rec` (None where no edge or no gradient)."""
+    op = rec.op
+    if rec.saves:
+        _check_saved(rec)
+    n_out = len(rec.out_meta)
+    if create_graph:
+        out = None
+        if rec.out is not None:
+            out = _wrap(rec.out, True)
+            out._record = rec
+        g = grads[0] if n_out == 1 else grads
+        result = []
+        for i, edge in enumerate(rec.edges):
+            result.append(None if edge is None else op.vjps[i](g, out, *rec.inputs, **rec.params))
+        return result
+    inputs = [a._data if isinstance(a, Tensor) else a for a in rec.inputs]
+    g = grads[0] if n_out == 1 else grads
+    fused = op.fused_vjp
+    result = []
+    for i, edge in enumerate(rec.edges):
+        if edge is None:
+            result.append(None)
+        elif fused is not None:
+            result.append(fused(i, g, rec.out, *inputs))
+        else:
+            result.append(op.vjps[i](g, rec.out, *inputs, **rec.params))
+    return result
+
+
+def _zeros(meta, create_graph):
+    z = np.zeros(meta[0], meta[1])
+    return _wrap(z) if create_graph else z
+
+
+def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=True):
+    """roots: [(tensor, gradient)], gradients as ndarrays (Tensors with create_graph).
+
+    capture: {id(tensor): tensor} whose gradients autograd.grad returns instead of
+    accumulating; returns {id(tensor): gradient} for them.
+    """
+    pending = {}     # record -> [gradient per output]
+    leaves = {}      # id(leaf) -> [leaf, gradient]
+    captured = {}
+    capture_points = {}
+    if capture:
+        for key, t in capture.items():
+            if t._record is not None:
+                capture_points.setdefault(t._record, []).append((t._out_index, key))
+
+    def send(edge, g):
+        node, idx = edge
+        if type(node) is Tensor:
+            entry = leaves.get(id(node))
+            if entry is None:
+                leaves[id(node)] = [node, g]
+            else:
+                entry[1] = entry[1] + g
+            return
+        slots = pending.get(node)
+        if slots is None:
+            slots = pending[node] = [None] * len(node.out_meta)
+        slots[idx] = g if slots[idx] is None else slots[idx] + g
+
+    for t, g in roots:
+        send((t._record, t._out_index) if t._record is not None else (t, 0), g)
+
+    def process(rec):
+        grads = pending.pop(rec)
+        if rec.hooks:
+            for idx, hooks in rec.hooks.items():
+                if grads[idx] is not None:
+                    grads[idx] = _run_hooks(hooks, grads[idx], create_graph)
+        if rec.retained:
+            for idx, ref in rec.retained.items():
+                t = ref()
+                if t is not None and grads[idx] is not None:
+                    g = grads[idx]
+                    t._grad = g if create_graph else _wrap(np.array(g, copy=True))
+        if rec in capture_points:
+            for idx, key in capture_points[rec]:
+                captured[key] = grads[idx]
+        for k, g in enumerate(grads):
+            if g is None:
+                grads[k] = _zeros(rec.out_meta[k], create_graph)
+        for edge, g in zip(rec.edges, _input_grads(rec, grads, create_graph)):
+            if edge is not None and g is not None:
+                node, idx = edge
+                meta = (node.out_meta[idx] if type(node) is not Tensor
+                        else (node._data.shape, node._data.dtype))
+                send(edge, _fit(g, meta[0], meta[1], create_graph))
+        if not retain_graph and rec.saves:
+            rec.inputs = None
+            rec.out = None
+            rec.released = True
+
+    tape = STATE.tape
+    tape.replaying += 1
+    prev_mode = STATE.grad_enabled
+    STATE.grad_enabled = create_graph
+    try:
+        records = tape.records
+        for i in range(len(records) - 1, -1, -1):
+            if not pending:
+                break
+            rec = records[i]()
+            if rec is not None and rec in pending:
+                process(rec)
+        # Records made on another thread's tape are not on this one: finish in tape order.
+        while pending:
+            process(max(pending, key=lambda r: r.seq))
+    finally:
+        STATE.grad_enabled = prev_mode
+        tape.replaying -= 1
+
+    for key, (leaf, g) in leaves.items():
+        if leaf._hooks:
+            g = _run_hooks(leaf._hooks, g, create_graph)
+        if key in (capture or ()):
+            captured[key] = g
+            continue
+        if not accumulate:
+            continue
+        if create_graph:
+            leaf._grad = g if leaf._grad is None else leaf._grad + g
+        elif leaf._grad is None:
+            leaf._grad = _wrap(np.array(g, copy=True))   # g may be shared with another path
+        elif leaf._grad._requires_grad:
+            leaf._grad = _wrap(leaf._grad._data + g)
+        else:
+            leaf._grad._data += g                          # in place after the first backward
+    return captured
+
+
+def _as_tuple(x):
+    if x is None:
+        return None
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _seeds(outputs, grad_outputs, create_graph):
+    roots = []
+    for i, out in enumerate(outputs):
+        if not out._requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
+                               f"a grad_fn")
+        g = grad_outputs[i] if grad_outputs is not None else None
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            g = np.ones(out._data.shape, out._data.dtype)
+            g = _wrap(g) if create_graph else g
+        else:
+            if not isinstance(g, Tensor):
+                g = Tensor(g, dtype=out.dtype) if not np.isscalar(g) else _wrap(
+                    np.asarray(g, dtype=out._data.dtype))
+            if g._data.shape != out._data.shape:
+                from .tensor import Size
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
+                                   f"{Size(g._data.shape)!r} and output[{i}] has a shape of "
+                                   f"{Size(out._data.shape)!r}.")
+            if not create_graph:
+                g = g._data
+        roots.append((out, g))
+    return roots
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    tensors = _as_tuple(tensors)
+    grad_tensors = _as_tuple(grad_tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = _seeds(tensors, grad_tensors, create_graph)
+    if inputs is not None:
+        inputs = _as_tuple(inputs)
+        capture = {id(t): t for t in inputs}
+        grads = run_backward(roots, retain_graph, create_graph, capture=capture, accumulate=False)
+        for t in inputs:
+            g = grads.get(id(t))
+            if g is None:
+                continue
+            g = g if create_graph else _wrap(np.array(g, copy=True))
+            t._grad = g if t._grad is None else t._grad + g
+        return
+    run_backward(roots, retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    outputs = _as_tuple(outputs)
+    single_input = isinstance(inputs, Tensor)
+    inputs = _as_tuple(inputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    for t in inputs:
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    roots = _seeds(outputs, _as_tuple(grad_outputs), create_graph)
+    captured = run_backward(roots, retain_graph, create_graph,
+                            capture={id(t): t for t in inputs}, accumulate=False)
+    result = []
+    for t in inputs:
+        g = captured.get(id(t))
+        if g is None:
+            if materialize_grads:
+                g = np.zeros(t._data.shape, t._data.dtype)
+            elif not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+            else:
+                result.append(None)
+                continue
+        if isinstance(g, Tensor):
+            result.append(g)
+        else:
+            result.append(_wrap(np.array(g, copy=True)))
+    return tuple(result)

@@ -1,0 +1,73 @@
+"""tape.exp(x), tape.sum(x, dim), ...: the function forms of Tensor methods."""
+from ops import OPS
+
+from .tensor import Tensor, apply
+
+
+def _method_function(name):
+    method = getattr(Tensor, name)
+
+    def function(input, *args, **kwargs):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' must be Tensor, not "
+                            f"{type(input).__name__}")
+        return method(input, *args, **kwargs)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"tape.{name}(input, ...) is input.{name}(...)."
+    return function
+
+
+METHOD_FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "neg",
+                    "sum", "mean", "norm", "dot", "mm", "matmul", "reshape", "t", "transpose",
+                    "clone", "add", "sub", "mul", "div", "detach", "numel")
+globals().update({name: _method_function(name) for name in METHOD_FUNCTIONS})
+
+negative = globals()["neg"]
+multiply = globals()["mul"]
+subtract = globals()["sub"]
+divide = true_divide = globals()["div"]
+
+
+def pow(input, exponent):
+    """pow(tensor, number), pow(tensor, tensor) and pow(number, tensor)."""
+    if isinstance(input, Tensor):
+        return input ** exponent
+    if isinstance(exponent, Tensor):
+        return exponent.__rpow__(input)
+    raise TypeError("pow(): at least one argument must be a Tensor")
+
+
+def where(condition, input, other):
+    return apply(OPS["where"], (condition, input, other))
+
+
+def gt(input, other):
+    return input > other
+
+
+def lt(input, other):
+    return input < other
+
+
+def ge(input, other):
+    return input >= other
+
+
+def le(input, other):
+    return input <= other
+
+
+def eq(input, other):
+    return input == other
+
+
+def ne(input, other):
+    return input != other
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    return input.numel()

@@ -1,0 +1,185 @@
+"""The Wengert tape: records of op applications, the thread-local tape, and grad mode.
+
+Records are appended in execution order, so the tape's order is a topological order and
+backward walks it in reverse without sorting a graph.  The tape holds its records weakly: a
+record lives while a tensor that can still reach it lives (tensor -> record -> input records),
+so a loop that builds graphs and drops them runs in flat memory.
+"""
+import functools
+import itertools
+import threading
+import weakref
+
+_next_seq = itertools.count().__next__   # global, so records of several threads still order
+
+
+class Tape:
+    """One thread's records, weakly held, in execution order."""
+    __slots__ = ("records", "compact_at", "replaying")
+
+    def __init__(self):
+        self.records = []
+        self.compact_at = 4096
+        self.replaying = 0   # > 0 while a backward walks this tape: indices must not move
+
+    def append(self, record):
+        records = self.records
+        records.append(weakref.ref(record))
+        if len(records) >= self.compact_at and not self.replaying:
+            self.records = [r for r in records if r() is not None]
+            self.compact_at = max(4096, 2 * len(self.records))
+
+
+class _ThreadState(threading.local):
+    grad_enabled = True
+
+    def __init__(self):
+        self.tape = Tape()
+
+
+STATE = _ThreadState()
+
+
+def current_tape():
+    return STATE.tape
+
+
+class Version:
+    """A version counter shared by a tensor and its views; in-place ops bump it."""
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+class Record:
+    """One op application on the tape; also the tensor's `grad_fn` (its class is named as
+    PyTorch names the node, e.g. MulBackward0).
+
+    edges[i]: where input i's gradient goes: (record, output index), (leaf tensor, 0), or None.
+    inputs[i]: what the VJP reads for input i: the saved Tensor, an InputMeta, or a scalar.
+    versions: (Version, value at save time) for each saved tensor, checked before use.
+    """
+    __slots__ = ("seq", "edges", "inputs", "versions", "out", "out_meta", "params", "saves",
+                 "released", "hooks", "retained", "__weakref__")
+    op = None          # set on each op's subclass
+    is_function = False
+
+    def __init__(self, edges, inputs, versions, out, out_meta, params, saves):
+        self.seq = _next_seq()
+        self.edges = edges
+        self.inputs = inputs
+        self.versions = versions
+        self.out = out
+        self.out_meta = out_meta
+        self.params = params
+        self.saves = saves
+        self.released = False
+        self.hooks = None
+        self.retained = None
+        STATE.tape.append(self)
+
+    def name(self):
+        return type(self).__name__
+
+    @property
+    def next_functions(self):
+        from .tensor import AccumulateGrad
+        return tuple((None, 0) if e is None else
+                     ((e[0], e[1]) if isinstance(e[0], Record) else (AccumulateGrad(e[0]), 0))
+                     for e in self.edges)
+
+    def register_hook(self, fn):
+        raise NotImplementedError("hooks on grad_fn nodes are not supported; use "
+                                  "Tensor.register_hook")
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+
+_record_types = {}
+
+
+def record_type(name):
+    """The Record subclass named like PyTorch's node (one class per name, created once)."""
+    cls = _record_types.get(name)
+    if cls is None:
+        cls = _record_types[name] = type(name, (Record,), {"__slots__": ()})
+    return cls
+
+
+# ---- grad mode ---------------------------------------------------------------------------
+
+def is_grad_enabled():
+    return STATE.grad_enabled
+
+
+class _GradMode:
+    """Base of no_grad / enable_grad / set_grad_enabled: context manager and decorator."""
+    mode = True
+
+    def __enter__(self):
+        self.prev = STATE.grad_enabled
+        STATE.grad_enabled = self.mode
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled = self.prev
+        return False
+
+    def __call__(self, func):
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            prev = STATE.grad_enabled
+            STATE.grad_enabled = mode
+            try:
+                return func(*args, **kwargs)
+            finally:
+                STATE.grad_enabled = prev
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Nothing inside is recorded: results do not require grad."""
+    mode = False
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        # `@no_grad` without parentheses decorates directly, as PyTorch allows.
+        return self(func) if callable(func) else self
+
+
+class enable_grad(_GradMode):
+    mode = True
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        return self(func) if callable(func) else self
+
+
+class set_grad_enabled(_GradMode):
+    """Sets the mode at once (usable as a plain call), restores it on leaving a with-block."""
+
+    def __init__(self, mode):
+        self.prev = STATE.grad_enabled
+        self.mode = bool(mode)
+        STATE.grad_enabled = self.mode
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled = self.prev
+        return False
+
+    def __call__(self, func):
+        STATE.grad_enabled = self.prev   # as a decorator, the mode applies inside func only
+        return _GradMode.__call__(self, func)
+
+
+class inference_mode(no_grad):
+    def __new__(cls, mode=True):
+        self = object.__new__(cls)
+        self.mode = not mode
+        return self
