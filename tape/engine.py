@@ -9,7 +9,7 @@ Tensors under grad mode, so the backward pass is itself on the tape.
 import numpy as np
 
 from ops.broadcast import sum_to_array
-from ops import OPS
+from ops import OPS, InputMeta
 
 from .tape import STATE
 from .tensor import Tensor, _wrap
@@ -71,10 +71,11 @@ def _input_grads(rec, grads, create_graph):
         _check_saved(rec)
     n_out = len(rec.out_meta)
     if create_graph:
-        out = None
         if rec.out is not None:
             out = _wrap(rec.out, True)
             out._record = rec
+        else:
+            out = InputMeta(*rec.out_meta[0]) if n_out == 1 else None
         g = grads[0] if n_out == 1 else grads
         result = []
         for i, edge in enumerate(rec.edges):
@@ -82,15 +83,18 @@ def _input_grads(rec, grads, create_graph):
         return result
     inputs = [a._data if isinstance(a, Tensor) else a for a in rec.inputs]
     g = grads[0] if n_out == 1 else grads
+    out = rec.out
+    if out is None and n_out == 1:
+        out = InputMeta(*rec.out_meta[0])   # the VJP may read the output's shape, not values
     fused = op.fused_vjp
     result = []
     for i, edge in enumerate(rec.edges):
         if edge is None:
             result.append(None)
         elif fused is not None:
-            result.append(fused(i, g, rec.out, *inputs))
+            result.append(fused(i, g, out, *inputs))
         else:
-            result.append(op.vjps[i](g, rec.out, *inputs, **rec.params))
+            result.append(op.vjps[i](g, out, *inputs, **rec.params))
     return result
 
 

@@ -133,14 +133,14 @@ def _binary(op, a, b):
     if isinstance(b, Tensor):
         result = op.forward(a._data, b._data)
         out = _wrap(result)
-        if (a._requires_grad or b._requires_grad) and STATE.grad_enabled:
+        if (a._requires_grad or b._requires_grad) and STATE.grad_enabled and op.differentiable:
             _record(op, (a, b), _EMPTY, (out,), result)
         return out
     if not isinstance(b, (int, float, bool, np.number, np.bool_)):
         return NotImplemented
     result = op.forward(a._data, b)
     out = _wrap(result)
-    if a._requires_grad and STATE.grad_enabled:
+    if a._requires_grad and STATE.grad_enabled and op.differentiable:
         _record(op, (a, b), _EMPTY, (out,), result)
     return out
 
@@ -151,7 +151,7 @@ def _rbinary(op, a, b):
         return NotImplemented
     result = op.forward(b, a._data)
     out = _wrap(result)
-    if a._requires_grad and STATE.grad_enabled:
+    if a._requires_grad and STATE.grad_enabled and op.differentiable:
         _record(op, (b, a), _EMPTY, (out,), result)
     return out
 
@@ -159,7 +159,7 @@ def _rbinary(op, a, b):
 def _unary(op, a):
     result = op.forward(a._data)
     out = _wrap(result)
-    if a._requires_grad and STATE.grad_enabled:
+    if a._requires_grad and STATE.grad_enabled and op.differentiable:
         _record(op, (a,), _EMPTY, (out,), result)
     return out
 
