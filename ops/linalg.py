@@ -66,18 +66,18 @@ def _matmul_vjp(which):
         if len(b.shape) == 1:
             g_shape = g_shape + (1,)
         if g.shape != g_shape:
-            g = reshape(g, g_shape)
+            g = reshape(g, shape=g_shape)
         if which == 0:
-            bb = b if len(b.shape) > 1 else reshape(b, b2)
-            ga = matmul(g, transpose(bb, -1, -2))
+            bb = b if len(b.shape) > 1 else reshape(b, shape=b2)
+            ga = matmul(g, transpose(bb, dim0=-1, dim1=-2))
             if ga.shape != a2:
-                ga = sum_to(ga, a2)
-            return reshape(ga, a.shape) if a2 != a.shape else ga
-        aa = a if len(a.shape) > 1 else reshape(a, a2)
-        gb = matmul(transpose(aa, -1, -2), g)
+                ga = sum_to(ga, shape=a2)
+            return reshape(ga, shape=a.shape) if a2 != a.shape else ga
+        aa = a if len(a.shape) > 1 else reshape(a, shape=a2)
+        gb = matmul(transpose(aa, dim0=-1, dim1=-2), g)
         if gb.shape != b2:
-            gb = sum_to(gb, b2)
-        return reshape(gb, b.shape) if b2 != b.shape else gb
+            gb = sum_to(gb, shape=b2)
+        return reshape(gb, shape=b.shape) if b2 != b.shape else gb
     return vjp
 
 

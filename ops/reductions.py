@@ -16,8 +16,8 @@ def spread(g, shape, dim, keepdim):
     """Broadcast a reduction's gradient g back to the input shape (recordable)."""
     kept = kept_shape(shape, dim, keepdim)
     if g.shape != kept:
-        g = OPS["reshape"](g, kept)
-    return OPS["expand"](g, shape) if kept != tuple(shape) else g
+        g = OPS["reshape"](g, shape=kept)
+    return OPS["expand"](g, shape=shape) if kept != tuple(shape) else g
 
 
 def _sum(x, dim=None, keepdim=False):

@@ -63,7 +63,7 @@ def _reshape(x, shape):
 
 
 def _reshape_vjp(g, out, x, shape):
-    return OPS["reshape"](g, x.shape)
+    return OPS["reshape"](g, shape=x.shape)
 
 
 def _expand(x, shape):
@@ -101,14 +101,14 @@ def _t(x):
 
 defop("view", _view, [_reshape_vjp], view=True)
 defop("reshape", _reshape, [_reshape_vjp], view=True, backward_name="ViewBackward0")
-defop("expand", _expand, [lambda g, out, x, shape: OPS["sum_to"](g, x.shape)], view=True)
-defop("sum_to", _sum_to, [lambda g, out, x, shape: OPS["expand"](g, x.shape)],
+defop("expand", _expand, [lambda g, out, x, shape: OPS["sum_to"](g, shape=x.shape)], view=True)
+defop("sum_to", _sum_to, [lambda g, out, x, shape: OPS["expand"](g, shape=x.shape)],
       backward_name="SumToSizeBackward0")
 defop("transpose", _transpose,
-      [lambda g, out, x, dim0, dim1: OPS["transpose"](g, dim0, dim1)], view=True)
+      [lambda g, out, x, dim0, dim1: OPS["transpose"](g, dim0=dim0, dim1=dim1)], view=True)
 defop("t", _t, [lambda g, out, x: OPS["t"](g)], view=True, backward_name="TBackward0")
 defop("to_dtype", lambda x, dtype: x.astype(dtype),
-      [lambda g, out, x, dtype: OPS["to_dtype"](g, x.dtype)], backward_name="ToCopyBackward0")
+      [lambda g, out, x, dtype: OPS["to_dtype"](g, dtype=x.dtype)], backward_name="ToCopyBackward0")
 defop("clone", lambda x: x.copy(), [lambda g, out, x: g])
 # zero_() / fill_(): the old values do not reach the result, so their gradient is zero.
 defop("fill", lambda x, value: np.full_like(x, value),

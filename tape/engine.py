@@ -45,7 +45,7 @@ def _fit(g, shape, dtype, create_graph):
     """Sum a gradient back over broadcast axes and cast it to the input's dtype."""
     if create_graph:
         if g.shape != shape:
-            g = OPS["sum_to"](g, shape)
+            g = OPS["sum_to"](g, shape=shape)
         if g.dtype.np != dtype:
             g = g.to(dtype)
         return g
