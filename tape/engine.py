@@ -35,10 +35,12 @@ def _modified_error(version, expected, meta):
 def _check_saved(rec):
     if rec.released:
         raise RuntimeError(FREED)
-    for counter, value in rec.versions:
+    for k, (counter, value) in enumerate(rec.versions):
         if counter.value != value:
-            metas = [(i.shape, i.dtype) for i in rec.inputs if isinstance(i, Tensor)]
-            raise _modified_error(counter.value, value, metas[0] if metas else rec.out_meta[0])
+            # versions lists the saved inputs in order, then the saved output
+            metas = [(i._data.shape, i._data.dtype) for i in rec.inputs if isinstance(i, Tensor)]
+            meta = metas[k] if k < len(metas) else rec.out_meta[0]
+            raise _modified_error(counter.value, value, meta)
 
 
 def _fit(g, shape, dtype, create_graph):

@@ -433,12 +433,11 @@ class Tensor:
         return (self[i] for i in range(self._data.shape[0]))
 
     def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
-        from .dtypes import dtype as dtype_cls
         for a in args:
-            if isinstance(a, dtype_cls):
-                dtype = a
-            elif isinstance(a, Tensor):
+            if isinstance(a, Tensor):
                 dtype = a.dtype
+            elif not (isinstance(a, str) or type(a).__name__ == "device"):
+                dtype = a   # a tape dtype, numpy dtype or Python type; devices are all cpu
         if dtype is None:
             return self.clone() if copy else self
         np_dtype = to_numpy_dtype(dtype)
