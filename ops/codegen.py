@@ -30,9 +30,6 @@ of this text, so a changed formula writes a new file instead of loading a stale 
 import math
 from numba import njit
 
-def _where(c, a, b):
-    return a if c else b
-
 '''
 
 

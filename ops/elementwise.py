@@ -19,6 +19,7 @@ from .registry import OPS, Op, register
 # Which dtype the kernel computes in: "float" ops turn ints into the default float (exp, /),
 # "any" ops keep the promoted dtype (+, *), "compare" ops compute promoted and return bool.
 FLOAT, ANY, COMPARE = "float", "any", "compare"
+_ndarray = np.ndarray
 
 
 def _shape_of(args):
@@ -68,8 +69,8 @@ class ElementwiseKernels:
         flat = []
         pattern = ""
         for a in args:
-            if isinstance(a, np.ndarray):
-                if a.size == 1:
+            if type(a) is _ndarray:
+                if a.size == 1 and res.size != 1 or a.ndim == 0:
                     flat.append(_scalar_of(a, compute_dtype))
                     pattern += "s"
                     continue
@@ -82,7 +83,8 @@ class ElementwiseKernels:
             else:
                 flat.append(compute_dtype.type(a))
                 pattern += "s"
-        self.function(name, pattern)(*flat, res.reshape(-1))
+        fn = self.functions.get(name + pattern) or self.function(name, pattern)
+        fn(*flat, res.reshape(-1))
         return res
 
 
@@ -115,6 +117,21 @@ def elementwise(name, formula, kind=FLOAT, backward_name=None, **grads):
     out_kind = kind
 
     def forward(*args):
+        # Fast path: float arrays of one dtype and one shape, with Python float/int scalars;
+        # anything else (mixed dtypes, broadcasting, ints, bools) takes the general rules.
+        dtype = shape = None
+        for a in args:
+            if type(a) is _ndarray:
+                if dtype is None:
+                    dtype, shape = a.dtype, a.shape
+                elif a.dtype != dtype or a.shape != shape:
+                    break
+            elif type(a) is not float and type(a) is not int:
+                break
+        else:
+            if dtype is not None and dtype.kind == "f":
+                return kernels.launch("fwd_", args, dtype,
+                                      BOOL if out_kind == COMPARE else dtype, shape)
         dtype = result_dtype(args)
         if out_kind == FLOAT:
             dtype = to_float(dtype)
