@@ -450,6 +450,8 @@ class Tensor:
                 dtype = a
             elif isinstance(a, Tensor):
                 dtype = a.dtype
+            elif isinstance(a, (type, np.dtype)):   # float(), double(): numpy/Python types
+                dtype = a
         if dtype is None:
             return self.clone() if copy else self
         np_dtype = to_numpy_dtype(dtype)
