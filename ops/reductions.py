@@ -134,6 +134,9 @@ def _extreme_vjp(g, out, x, dim=None, keepdim=False):
 
 defop("amax", _amax, [_extreme_vjp], saves=(0,), saves_out=True)
 defop("amin", _amin, [_extreme_vjp], saves=(0,), saves_out=True)
+# x.max() / x.min() of a whole tensor: amax/amin, under PyTorch's node names.
+defop("max_all", _amax, [_extreme_vjp], saves=(0,), saves_out=True, backward_name="MaxBackward1")
+defop("min_all", _amin, [_extreme_vjp], saves=(0,), saves_out=True, backward_name="MinBackward1")
 
 
 # ---- max(dim) / min(dim): (values, indices); the gradient goes to the returned index --------

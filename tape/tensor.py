@@ -803,14 +803,14 @@ class Tensor:
         if isinstance(dim, Tensor):
             return self.maximum(dim)
         if dim is None:
-            return apply(OPS["amax"], (self,), {"dim": None, "keepdim": False})
+            return apply(OPS["max_all"], (self,), {"dim": None, "keepdim": False})
         return return_types.max(*apply(OPS["max_dim"], (self,), {"dim": dim, "keepdim": keepdim}))
 
     def min(self, dim=None, keepdim=False):
         if isinstance(dim, Tensor):
             return self.minimum(dim)
         if dim is None:
-            return apply(OPS["amin"], (self,), {"dim": None, "keepdim": False})
+            return apply(OPS["min_all"], (self,), {"dim": None, "keepdim": False})
         return return_types.min(*apply(OPS["min_dim"], (self,), {"dim": dim, "keepdim": keepdim}))
 
     def argmax(self, dim=None, keepdim=False):
