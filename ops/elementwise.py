@@ -14,7 +14,7 @@ import numpy as np
 from . import codegen
 from .broadcast import broadcast_shapes
 from .dtypes import BOOL, result_dtype, to_float
-from .registry import OPS, Op, register
+from .registry import NON_DIFFERENTIABLE, OPS, Op, register
 
 # Which dtype the kernel computes in: "float" ops turn ints into the default float (exp, /),
 # "any" ops keep the promoted dtype (+, *), "compare" ops compute promoted and return bool.
@@ -175,6 +175,8 @@ def _attach_vjps():
             op.vjps = tuple(None if f is None else _compile_formula(op.argnames, f)
                             for f in formulas)
             op.differentiable = any(v is not None for v in op.vjps)
+            if op.differentiable:
+                NON_DIFFERENTIABLE.discard(op.name)   # register() ran before the vjps existed
 
 
 # ---- the table --------------------------------------------------------------------------
@@ -195,6 +197,34 @@ elementwise("cos",      "cos(x)",           dx="-g * sin(x)")
 elementwise("tanh",     "tanh(x)",          dx="g * (1 - out * out)")
 elementwise("sigmoid",  "1 / (1 + exp(-x))", dx="g * (1 - out) * out")
 elementwise("relu",     "where(x <= 0, 0, x)", ANY, dx="where(out > 0, g, 0)")
+# PyTorch's subgradients at kinks: abs'(0) = 0; clamp passes g on its closed interval
+# [min, max]; maximum/minimum split g equally between tied inputs.
+elementwise("abs",      "abs(x)",           ANY,  dx="where(x > 0, g, where(x < 0, -g, 0))")
+elementwise("clamp_min", "where(x < y, y, x)", ANY, dx="where(x >= y, g, 0)",
+            dy="where(x < y, g, 0)")
+elementwise("clamp_max", "where(x > y, y, x)", ANY, dx="where(x <= y, g, 0)",
+            dy="where(x > y, g, 0)")
+# x + y is NaN when either is (both comparisons false): NaN propagates as in PyTorch.
+elementwise("maximum",  "where(x >= y, x, where(x < y, y, x + y))", ANY,
+            dx="where(x > y, g, where(x == y, g / 2, 0))",
+            dy="where(y > x, g, where(x == y, g / 2, 0))")
+elementwise("minimum",  "where(x <= y, x, where(x > y, y, x + y))", ANY,
+            dx="where(x < y, g, where(x == y, g / 2, 0))",
+            dy="where(y < x, g, where(x == y, g / 2, 0))")
+elementwise("reciprocal", "1 / x",          dx="-g * out * out")
+elementwise("rsqrt",    "1 / sqrt(x)",      dx="-0.5 * g * out * out * out")
+elementwise("log1p",    "log1p(x)",         dx="g / (1 + x)")
+elementwise("expm1",    "expm1(x)",         dx="g * (out + 1)")
+elementwise("sinh",     "sinh(x)",          dx="g * cosh(x)")
+elementwise("cosh",     "cosh(x)",          dx="g * sinh(x)")
+elementwise("asin",     "asin(x)",          dx="g / sqrt(1 - x * x)")
+elementwise("acos",     "acos(x)",          dx="-g / sqrt(1 - x * x)")
+elementwise("atan",     "atan(x)",          dx="g / (1 + x * x)")
+# Piecewise constant: PyTorch records them with a zero gradient (sign(NaN) is 0 there too).
+elementwise("sign",     "where(x > 0, 1, where(x < 0, -1, 0))", ANY, dx="0 * g")
+elementwise("floor",    "floor(x)",         ANY,  dx="0 * g")
+elementwise("ceil",     "ceil(x)",          ANY,  dx="0 * g")
+elementwise("round",    "round(x)",         ANY,  dx="0 * g")
 elementwise("where",    "where(c, x, y)",   ANY,  dx="where(c, g, 0)", dy="where(c, 0, g)")
 # Comparisons and logic: bool results, no gradient.
 elementwise("gt", "x > y", COMPARE)

@@ -29,6 +29,19 @@ class InputMeta:
         self.ndim = len(shape)
 
 
+class PerInput:
+    """The vjps of an op taking any number of inputs (cat, stack): vjps[i] is make(i)."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __getitem__(self, i):
+        return self.make(i)
+
+    def __iter__(self):
+        yield self.make(0)
+
+
 class Op:
     """One operation: forward on ndarrays, one VJP per input, and what the VJPs read.
 
@@ -49,7 +62,7 @@ class Op:
                  n_outputs=1, view=False, fused_vjp=None, save_plans=None):
         self.name = name
         self.forward = forward
-        self.vjps = tuple(vjps)
+        self.vjps = vjps if isinstance(vjps, PerInput) else tuple(vjps)
         self.fused_vjp = fused_vjp
         self.saves = tuple(saves)
         self.saves_out = saves_out

@@ -17,6 +17,9 @@ from .factories import (arange, as_tensor, empty, empty_like, from_numpy, full, 
 from .functions import *  # noqa: F401,F403  exp, sum, dot, ...
 from .functions import METHOD_FUNCTIONS as _METHOD_FUNCTIONS
 from .functions import eq, ge, gt, is_tensor, le, lt, ne, pow, where  # noqa: F401
+from .functions import cat, concat, concatenate, stack  # noqa: F401
+from .tensor import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTensor,  # noqa: F401
+                     LongTensor, return_types)
 from . import autograd  # noqa: F401
 
 float32 = _dtypes.float32

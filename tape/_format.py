@@ -16,6 +16,7 @@ _TORCH_NAME = {"float32": "Float", "float64": "Double", "int64": "Long", "int32"
 
 
 def legacy_type_name(np_dtype):
+    np_dtype = getattr(np_dtype, "np", np_dtype)   # a tape.dtype (Tensor.dtype) or numpy's
     return "torch." + _LEGACY[np.dtype(np_dtype).name]
 
 

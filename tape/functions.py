@@ -1,7 +1,8 @@
 """tape.exp(x), tape.sum(x, dim), ...: the function forms of Tensor methods."""
 from ops import OPS
 
-from .tensor import Tensor, apply
+from .tensor import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTensor,  # noqa: F401
+                     LongTensor, Tensor, apply, return_types)
 
 
 def _method_function(name):
@@ -19,7 +20,14 @@ def _method_function(name):
 
 METHOD_FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "neg",
                     "sum", "mean", "norm", "dot", "mm", "matmul", "reshape", "t", "transpose",
-                    "clone", "add", "sub", "mul", "div", "detach", "numel")
+                    "clone", "add", "sub", "mul", "div", "detach", "numel",
+                    "abs", "absolute", "clamp", "clip", "clamp_min", "clamp_max", "maximum",
+                    "minimum", "reciprocal", "rsqrt", "log1p", "expm1", "sinh", "cosh", "asin",
+                    "acos", "atan", "arcsin", "arccos", "arctan", "sign", "floor", "ceil",
+                    "round", "var", "std", "max", "min", "amax", "amin", "prod", "logsumexp",
+                    "softmax", "log_softmax", "argmax", "argmin", "all", "any", "permute",
+                    "unsqueeze", "squeeze", "flatten", "split", "chunk", "narrow", "mv", "outer",
+                    "ger", "allclose", "equal", "isclose")
 globals().update({name: _method_function(name) for name in METHOD_FUNCTIONS})
 
 negative = globals()["neg"]
@@ -35,6 +43,18 @@ def pow(input, exponent):
     if isinstance(exponent, Tensor):
         return exponent.__rpow__(input)
     raise TypeError("pow(): at least one argument must be a Tensor")
+
+
+def cat(tensors, dim=0):
+    """Concatenate along an existing dim (any number of inputs, one record)."""
+    return apply(OPS["cat"], tuple(tensors), {"dim": dim})
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    return apply(OPS["stack"], tuple(tensors), {"dim": dim})
 
 
 def where(condition, input, other):

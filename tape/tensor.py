@@ -99,6 +99,8 @@ def _record(op, args, params, outs, results):
                          (results if saves_out else None), out_meta, params,
                          bool(saved_idx) or saves_out)
     for k, o in enumerate(outs):
+        if o._data.dtype.kind not in "fc":
+            continue   # integer outputs (max's indices) never require grad, as in PyTorch
         o._requires_grad = True
         o._record = rec
         o._out_index = k
@@ -136,6 +138,8 @@ def _binary(op, a, b):
         if (a._requires_grad or b._requires_grad) and STATE.grad_enabled and op.differentiable:
             _record(op, (a, b), _EMPTY, (out,), result)
         return out
+    if isinstance(b, np.ndarray):
+        return _binary(op, a, _wrap(b))   # a constant (VJPs mix Tensors with index masks)
     if not isinstance(b, (int, float, bool, np.number, np.bool_)):
         return NotImplemented
     result = op.forward(a._data, b)
@@ -147,6 +151,8 @@ def _binary(op, a, b):
 
 def _rbinary(op, a, b):
     """`scalar <op> tensor`: the scalar is the op's first argument."""
+    if isinstance(b, np.ndarray):
+        return _binary(op, _wrap(b), a)
     if not isinstance(b, (int, float, bool, np.number, np.bool_)):
         return NotImplemented
     result = op.forward(b, a._data)
@@ -398,10 +404,15 @@ class Tensor:
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self):
-        return int(self.item())
+        return int(self._scalar())
+
+    def _scalar(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self._data.reshape(-1)[0].item()
 
     def __index__(self):
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
@@ -450,8 +461,10 @@ class Tensor:
             return _format.legacy_type_name(self._data.dtype)
         if isinstance(dtype, str):
             dtype = _format.dtype_from_legacy_name(dtype)
-        elif isinstance(dtype, type) and issubclass(dtype, Tensor) and hasattr(dtype, "_legacy_dtype"):
+        elif hasattr(dtype, "_legacy_dtype"):
             dtype = dtype._legacy_dtype
+        if not isinstance(dtype, Tensor) and not hasattr(dtype, "np"):
+            dtype = from_numpy_dtype(dtype)
         return self.to(dtype)
 
     def float(self):
@@ -638,9 +651,21 @@ class Tensor:
         return apply(OPS["mean"], (self,), {"dim": dim, "keepdim": keepdim})
 
     def norm(self, p="fro", dim=None, keepdim=False):
-        if p not in ("fro", 2, 2.0):
-            raise NotImplementedError(f"norm with p={p!r}: only the 2-norm is implemented")
-        return apply(OPS["norm"], (self,), {"dim": dim, "keepdim": keepdim})
+        if p in ("fro", 2, 2.0):
+            return apply(OPS["norm"], (self,), {"dim": dim, "keepdim": keepdim})
+        if isinstance(p, str):
+            raise NotImplementedError(f"norm with p={p!r} is not implemented")
+        # Other p as compositions of table ops, so their gradients come for free.
+        a = self.abs()
+        if p == float("inf"):
+            return a.amax(() if dim is None else dim, keepdim)
+        if p == float("-inf"):
+            return a.amin(() if dim is None else dim, keepdim)
+        if p == 0:
+            return (self != 0).to(self.dtype).sum(dim, keepdim)
+        if p == 1:
+            return a.sum(dim, keepdim)
+        return (a ** p).sum(dim, keepdim) ** (1.0 / p)
 
     def dot(self, other):
         return apply(OPS["dot"], (self, other))
@@ -685,6 +710,351 @@ class Tensor:
 
     def transpose(self, dim0, dim1):
         return apply(OPS["transpose"], (self,), {"dim0": dim0, "dim1": dim1})
+
+    # ---- more elementwise math (ops/elementwise.py) -------------------------------------
+    def abs(self):
+        return _unary(OPS["abs"], self)
+
+    __abs__ = abs
+    absolute = abs
+
+    def reciprocal(self):
+        return _unary(OPS["reciprocal"], self)
+
+    def rsqrt(self):
+        return _unary(OPS["rsqrt"], self)
+
+    def log1p(self):
+        return _unary(OPS["log1p"], self)
+
+    def expm1(self):
+        return _unary(OPS["expm1"], self)
+
+    def sinh(self):
+        return _unary(OPS["sinh"], self)
+
+    def cosh(self):
+        return _unary(OPS["cosh"], self)
+
+    def asin(self):
+        return _unary(OPS["asin"], self)
+
+    def acos(self):
+        return _unary(OPS["acos"], self)
+
+    def atan(self):
+        return _unary(OPS["atan"], self)
+
+    arcsin, arccos, arctan = asin, acos, atan
+
+    def sign(self):
+        return _unary(OPS["sign"], self)
+
+    def floor(self):
+        return _unary(OPS["floor"], self)
+
+    def ceil(self):
+        return _unary(OPS["ceil"], self)
+
+    def round(self, decimals=0):
+        if decimals:
+            raise NotImplementedError("round(decimals=...) is not implemented")
+        return _unary(OPS["round"], self)
+
+    def clamp_min(self, min):
+        return _binary(OPS["clamp_min"], self, min)
+
+    def clamp_max(self, max):
+        return _binary(OPS["clamp_max"], self, max)
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        out = self if min is None else _binary(OPS["clamp_min"], self, min)
+        return out if max is None else _binary(OPS["clamp_max"], out, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return _binary(OPS["maximum"], self, _as_tensor(other, "maximum"))
+
+    def minimum(self, other):
+        return _binary(OPS["minimum"], self, _as_tensor(other, "minimum"))
+
+    # ---- reductions (ops/reductions.py) -------------------------------------------------
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return apply(OPS["var"], (self,), _var_params(dim, unbiased, keepdim, correction))
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return apply(OPS["std"], (self,), _var_params(dim, unbiased, keepdim, correction))
+
+    def amax(self, dim=(), keepdim=False):
+        return apply(OPS["amax"], (self,), {"dim": None if dim == () else dim, "keepdim": keepdim})
+
+    def amin(self, dim=(), keepdim=False):
+        return apply(OPS["amin"], (self,), {"dim": None if dim == () else dim, "keepdim": keepdim})
+
+    def max(self, dim=None, keepdim=False):
+        """max() -> value (ties share the gradient); max(dim) -> (values, indices);
+        max(other) -> maximum."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
+        if dim is None:
+            return apply(OPS["max_all"], (self,), {"dim": None, "keepdim": False})
+        return return_types.max(*apply(OPS["max_dim"], (self,), {"dim": dim, "keepdim": keepdim}))
+
+    def min(self, dim=None, keepdim=False):
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
+        if dim is None:
+            return apply(OPS["min_all"], (self,), {"dim": None, "keepdim": False})
+        return return_types.min(*apply(OPS["min_dim"], (self,), {"dim": dim, "keepdim": keepdim}))
+
+    def argmax(self, dim=None, keepdim=False):
+        return apply(OPS["argmax"], (self,), {"dim": dim, "keepdim": keepdim})
+
+    def argmin(self, dim=None, keepdim=False):
+        return apply(OPS["argmin"], (self,), {"dim": dim, "keepdim": keepdim})
+
+    def all(self, dim=None, keepdim=False):
+        return apply(OPS["all"], (self,), {"dim": dim, "keepdim": keepdim})
+
+    def any(self, dim=None, keepdim=False):
+        return apply(OPS["any"], (self,), {"dim": dim, "keepdim": keepdim})
+
+    def prod(self, dim=None, keepdim=False, dtype=None):
+        out = apply(OPS["prod"], (self,), {"dim": dim, "keepdim": keepdim})
+        return out if dtype is None else out.to(dtype)
+
+    def logsumexp(self, dim, keepdim=False):
+        return apply(OPS["logsumexp"], (self,), {"dim": dim, "keepdim": keepdim})
+
+    def softmax(self, dim, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        return apply(OPS["softmax"], (x,), {"dim": dim})
+
+    def log_softmax(self, dim, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        return apply(OPS["log_softmax"], (x,), {"dim": dim})
+
+    # ---- more shape ops (ops/shape.py) ------------------------------------------------
+    def permute(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return apply(OPS["permute"], (self,), {"dims": dims})
+
+    def unsqueeze(self, dim):
+        return apply(OPS["unsqueeze"], (self,), {"dim": dim})
+
+    def squeeze(self, dim=None):
+        return apply(OPS["squeeze"], (self,), {"dim": dim})
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        shape = self._data.shape
+        if not shape:
+            return self.reshape(1)
+        s = ops.shape.normalize_dim(start_dim, len(shape))
+        e = ops.shape.normalize_dim(end_dim, len(shape))
+        if s > e:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        return self.reshape(shape[:s] + (-1 if 0 not in shape[s:e + 1] else 0,) + shape[e + 1:])
+
+    def split(self, split_size_or_sections, dim=0):
+        d = ops.shape.normalize_dim(dim, self._data.ndim)
+        n = self._data.shape[d]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            step = int(split_size_or_sections)
+            if step <= 0 and n:
+                raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                                   f"dimension size of {n}")
+            sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]
+        else:
+            sizes = [int(s) for s in split_size_or_sections]
+            if sum(sizes) != n:
+                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                                   f"(input tensor's size at dimension {d}), but got "
+                                   f"split_sizes={sizes}")
+        out, start = [], 0
+        for size in sizes:
+            key = (slice(None),) * d + (slice(start, start + size),)
+            out.append(apply(OPS["slice"], (self,), {"key": key}))
+            start += size
+        return tuple(out)
+
+    def chunk(self, chunks, dim=0):
+        if chunks <= 0:
+            raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+        n = self.size(dim)
+        return self.split(max(-(-n // chunks), 1), dim)
+
+    def narrow(self, dim, start, length):
+        d = ops.shape.normalize_dim(dim, self._data.ndim)
+        key = (slice(None),) * d + (slice(start, start + length),)
+        return apply(OPS["slice"], (self,), {"key": key})
+
+    # ---- indexing ---------------------------------------------------------------------
+    def __getitem__(self, key):
+        key = _index_key(key)
+        op = OPS["slice"] if ops.shape.is_basic_key(key) else OPS["index"]
+        return apply(op, (self,), {"key": key})
+
+    def __setitem__(self, key, value):
+        """x[key] = value: an in-place op (recorded on non-leaves, like PyTorch's CopySlices)."""
+        if not isinstance(value, Tensor):
+            value = _unwrap_scalar(value) if not isinstance(value, (list, tuple)) else \
+                np.asarray(value, self._data.dtype)
+        _inplace(self, OPS["index_put"], (value,), {"key": _index_key(key)})
+
+    # ---- more in-place ops ------------------------------------------------------------
+    def pow_(self, exponent):
+        return _inplace(self, _POW, (exponent,))
+
+    def clamp_(self, min=None, max=None):
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        if min is not None:
+            _inplace(self, OPS["clamp_min"], (min,))
+        if max is not None:
+            _inplace(self, OPS["clamp_max"], (max,))
+        return self
+
+    clip_ = clamp_
+
+    def exp_(self):
+        return _inplace(self, OPS["exp"], ())
+
+    def sigmoid_(self):
+        return _inplace(self, OPS["sigmoid"], ())
+
+    def relu_(self):
+        return _inplace(self, OPS["relu"], ())
+
+    def neg_(self):
+        return _inplace(self, _NEG, ())
+
+    def abs_(self):
+        return _inplace(self, OPS["abs"], ())
+
+    def sqrt_(self):
+        return _inplace(self, OPS["sqrt"], ())
+
+    def copy_(self, src, non_blocking=False):
+        if not isinstance(src, Tensor):
+            raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+        return _inplace(self, OPS["copy"], (src,))
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        return self._fill_random(lambda gen, shape: gen.uniform(a, b, shape), generator)
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        return self._fill_random(lambda gen, shape: gen.normal(mean, std, shape), generator)
+
+    def _fill_random(self, draw, generator):
+        from .factories import _RandomState
+        if STATE.grad_enabled and self._requires_grad and self._record is None:
+            raise RuntimeError(_LEAF_INPLACE)   # before drawing: a failed op changes nothing
+        values = draw(generator or _RandomState.generator, self._data.shape)
+        return _inplace(self, OPS["fill"], (), {"value": values.astype(self._data.dtype)})
+
+    # ---- linear algebra and comparisons of whole tensors ----------------------------------
+    def mv(self, vec):
+        if self._data.ndim != 2 or not isinstance(vec, Tensor) or vec._data.ndim != 1:
+            raise RuntimeError(f"vector + matrix @ vector expected, got "
+                               f"{self._data.ndim}, {getattr(vec, 'ndim', 0)}")
+        return apply(OPS["matmul"], (self, vec))
+
+    def outer(self, vec2):
+        if self._data.ndim != 1 or vec2._data.ndim != 1:
+            raise RuntimeError(f"outer: expected 1D tensors, but got {self._data.ndim}D and "
+                               f"{vec2._data.ndim}D")
+        return self.reshape(-1, 1) * vec2
+
+    ger = outer
+
+    def equal(self, other):
+        return self._data.shape == other._data.shape and bool(np.all(self._data == other._data))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return bool(np.allclose(self._data, other._data, rtol=rtol, atol=atol,
+                                equal_nan=equal_nan))
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _wrap(np.isclose(self._data, _to_array(other), rtol=rtol, atol=atol,
+                                equal_nan=equal_nan))
+
+
+def _as_tensor(x, what):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{what}(): argument 'other' must be Tensor, not {type(x).__name__}")
+    return x
+
+
+def _var_params(dim, unbiased, keepdim, correction):
+    if isinstance(dim, bool):           # var(x, False): the old (input, unbiased) signature
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return {"dim": dim, "keepdim": keepdim, "correction": correction}
+
+
+def _index_key(key):
+    """A Tensor index becomes its ndarray (a 0-d integer one an int: x[t] selects)."""
+    if isinstance(key, tuple):
+        return tuple(_index_key(k) for k in key)
+    if isinstance(key, Tensor):
+        a = key._data
+        if a.ndim == 0 and a.dtype.kind in "iu":
+            return int(a)
+        if a.dtype.kind not in "iub":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        return a
+    if isinstance(key, list):
+        return np.asarray([k.item() if isinstance(k, Tensor) else k for k in key])
+    return key
+
+
+class _ReturnType(tuple):
+    """torch.return_types.max(values=..., indices=...): a named pair."""
+    _name = ""
+
+    def __new__(cls, values, indices):
+        return tuple.__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self):
+        return (f"torch.return_types.{self._name}(\nvalues={self[0]!r},\n"
+                f"indices={self[1]!r})")
+
+
+class return_types:
+    max = type("max", (_ReturnType,), {"_name": "max", "__slots__": ()})
+    min = type("min", (_ReturnType,), {"_name": "min", "__slots__": ()})
+
+
+class _LegacyTensorType(type):
+    """tape.FloatTensor & co: constructors of tensors of one dtype; isinstance checks dtype."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj._data.dtype == cls._legacy_dtype
+
+    def __repr__(cls):
+        return f"<class 'torch.{cls.__name__}'>"
+
+
+def _legacy(name, np_dtype):
+    def __new__(cls, *args, **kwargs):
+        return Tensor(*args, dtype=np.dtype(np_dtype), **kwargs)
+    return _LegacyTensorType(name, (), {"__new__": __new__, "_legacy_dtype": np.dtype(np_dtype)})
+
+
+FloatTensor = _legacy("FloatTensor", np.float32)
+DoubleTensor = _legacy("DoubleTensor", np.float64)
+LongTensor = _legacy("LongTensor", np.int64)
+IntTensor = _legacy("IntTensor", np.int32)
+BoolTensor = _legacy("BoolTensor", np.bool_)
+ByteTensor = _legacy("ByteTensor", np.uint8)
 
 
 class _HookHandle:

@@ -1,0 +1,330 @@
+"""In-place ops, the version counter, indexing with duplicates, assignment and conversions."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tape
+from helpers import check_grads
+from tape.tape import STATE
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LEAF = "a leaf Variable that requires grad is being used in an in-place operation."
+MODIFIED = "modified by an inplace operation"
+
+
+def _live_records():
+    return sum(r() is not None for r in STATE.tape.records)
+
+
+# ---- each in-place op on a non-leaf has the gradient of its out-of-place twin -------------
+def _ip(method, *args):
+    def fn(x, y):
+        h = x * 1                       # a non-leaf, so the in-place op is recorded
+        getattr(h, method)(*[y if a == "y" else a for a in args])
+        return h
+    return fn
+
+
+INPLACE = [
+    ("add_", _ip("add_", "y"), lambda x, y: x + y),
+    ("add_alpha", lambda x, y: (x * 1).add_(y, alpha=2), lambda x, y: x + 2 * y),
+    ("sub_", _ip("sub_", "y"), lambda x, y: x - y),
+    ("mul_", _ip("mul_", "y"), lambda x, y: x * y),
+    ("div_", _ip("div_", "y"), lambda x, y: x / y),
+    ("pow_", _ip("pow_", 3), lambda x, y: x ** 3 + 0 * y),
+    ("zero_", _ip("zero_"), lambda x, y: 0 * x + 0 * y),
+    ("fill_", _ip("fill_", 2.5), lambda x, y: 0 * x + 2.5 + 0 * y),
+    ("clamp_", _ip("clamp_", -0.5, 0.5), lambda x, y: x.clamp(-0.5, 0.5) + 0 * y),
+    ("exp_", _ip("exp_"), lambda x, y: x.exp() + 0 * y),
+    ("sigmoid_", _ip("sigmoid_"), lambda x, y: x.sigmoid() + 0 * y),
+    ("copy_", _ip("copy_", "y"), lambda x, y: 0 * x + y),
+    ("iadd", lambda x, y: _aug(x, y, "+"), lambda x, y: x + y),
+    ("isub", lambda x, y: _aug(x, y, "-"), lambda x, y: x - y),
+    ("imul", lambda x, y: _aug(x, y, "*"), lambda x, y: x * y),
+    ("idiv", lambda x, y: _aug(x, y, "/"), lambda x, y: x / y),
+]
+
+
+def _aug(x, y, op):
+    h = x * 1
+    if op == "+":
+        h += y
+    elif op == "-":
+        h -= y
+    elif op == "*":
+        h *= y
+    else:
+        h /= y
+    return h
+
+
+@pytest.mark.parametrize("name,inplace,reference", INPLACE, ids=[c[0] for c in INPLACE])
+def test_inplace_gradient_matches_out_of_place(name, inplace, reference):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1.5, 1.5, (2, 3))
+    x[np.abs(np.abs(x) - 0.5) < 0.1] = 1.0      # clear of clamp's kinks
+    y = rng.uniform(0.5, 2, (3,))
+    check_grads(inplace, x, y)
+    xs = [tape.tensor(x, requires_grad=True), tape.tensor(y, requires_grad=True)]
+    ys = [tape.tensor(x, requires_grad=True), tape.tensor(y, requires_grad=True)]
+    inplace(*xs).sum().backward()
+    reference(*ys).sum().backward()
+    for a, b in zip(xs, ys):
+        got = np.zeros(a.shape) if a.grad is None else a.grad.numpy()   # unused input: None
+        np.testing.assert_allclose(got, b.grad.numpy(), rtol=1e-12)
+
+
+def test_inplace_result_is_the_tensor_and_its_grad_fn_changes():
+    x = tape.ones(3, requires_grad=True)
+    h = x * 2
+    assert h.mul_(3) is h
+    assert h.grad_fn.name() == "MulBackward0"
+    h.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6., 6., 6.])
+
+
+@pytest.mark.parametrize("op", [
+    lambda x: x.add_(1), lambda x: x.mul_(2), lambda x: x.zero_(), lambda x: x.exp_(),
+    lambda x: x.uniform_(), lambda x: x.normal_(), lambda x: x.copy_(tape.zeros(3)),
+    lambda x: x.__setitem__(0, 5.0), lambda x: x.clamp_(0, 1), lambda x: x.__iadd__(1)])
+def test_leaf_inplace_raises_and_changes_nothing(op):
+    x = tape.tensor([1., 2., 3.], requires_grad=True)
+    before = _live_records()
+    with pytest.raises(RuntimeError, match=LEAF):
+        op(x)
+    np.testing.assert_array_equal(x.detach().numpy(), [1., 2., 3.])
+    assert x.is_leaf and x.grad_fn is None and _live_records() == before
+
+
+def test_no_grad_updates_parameters():
+    a = tape.tensor([1., 2.], requires_grad=True)
+    (a * a).sum().backward()
+    with tape.no_grad():
+        a -= 0.25 * a.grad
+        a.uniform_(0, 1)
+        a.normal_()
+        a.mul_(0).add_(3.0)
+    assert a.is_leaf and a.requires_grad
+    np.testing.assert_array_equal(a.detach().numpy(), [3., 3.])
+
+
+def test_uniform_and_normal_fill_in_range():
+    x = tape.empty(1000)
+    x.uniform_(2, 3)
+    assert 2 <= x.min().item() and x.max().item() < 3
+    x.normal_(5, 0.1)
+    assert abs(x.mean().item() - 5) < 0.05
+
+
+# ---- the version counter ------------------------------------------------------------------
+def test_modified_saved_input_raises():
+    x = tape.tensor([1., 2.], requires_grad=True)
+    h = x * 1
+    z = h.sin()                 # saves h
+    h.add_(1)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        z.sum().backward()
+
+
+def test_modified_saved_output_raises():
+    x = tape.tensor([1., 2.], requires_grad=True)
+    z = x.exp()                 # saves its output
+    z.mul_(2)                   # ... which is then modified; z's own grad_fn is the mul now
+    w = x.exp()
+    w.add_(1)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        z.sum().backward()
+
+
+def test_detach_shares_the_version_counter_data_does_not():
+    a = tape.ones(2, requires_grad=True)
+    b = tape.ones(2, requires_grad=True)
+    c = a * b
+    a.data.mul_(3)              # .data: a fresh counter, not checked (PyTorch's behaviour)
+    c.sum().backward(retain_graph=True)
+    np.testing.assert_array_equal(b.grad.numpy(), [3., 3.])
+    a.detach()[0] = 1           # detach(): the same counter
+    with pytest.raises(RuntimeError, match=r"\[torch.FloatTensor \[2\]\] is at version 1; "
+                                           r"expected version 0"):
+        c.sum().backward()
+
+
+def test_views_share_the_version_counter():
+    x = tape.tensor([1., 2., 3.], requires_grad=True)
+    h = x * 1
+    z = h.sin()                 # saves h
+    with tape.no_grad():
+        h[1:].mul_(2)           # through a view of h
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        z.sum().backward()
+
+
+def test_inplace_on_a_view_of_a_graph_tensor_is_refused_clearly():
+    x = tape.ones(2, 3, requires_grad=True)
+    h = x * 1
+    with pytest.raises(NotImplementedError, match="view"):
+        h[0].mul_(2)
+    np.testing.assert_array_equal(h.detach().numpy(), np.ones((2, 3)))
+
+
+def test_seed000_example():
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples",
+                                                       "seed000_data_vs_detach.py")],
+                         capture_output=True, text=True, env=env, cwd=ROOT, check=True).stdout
+    lines = out.splitlines()
+    assert lines[3] == "False"                                     # a.data.requires_grad
+    assert "tensor([[0.7311, 0.7311, 0.7311, 0.7311]," in out      # a after .data.sigmoid_()
+    assert "tensor(0.7311) tensor(0.) tensor(0.7311)" in out         # mean, std, max
+    assert "tensor([[1.0000, 1.0000, 1.0000, 1.0000]," in out      # tensor[0] = 1 reached a
+    assert lines[-1].startswith("RuntimeError: one of the variables needed for gradient "
+                                "computation has been modified by an inplace operation: "
+                                "[torch.FloatTensor [3, 4]] is at version 1; expected version 0")
+
+
+# ---- indexing: the backward scatters, repeated indices accumulate --------------------------
+@pytest.mark.parametrize("key,expected", [
+    ([0, 0, 2], [2., 0., 1., 0.]),
+    (np.array([3, 3, 3]), [0., 0., 0., 3.]),
+    ("tensor", [1., 3., 0., 0.]),
+    ("mask", [0., 1., 0., 1.]),
+    (slice(None, None, 2), [1., 0., 1., 0.]),
+    (-1, [0., 0., 0., 1.]),
+    ((None, Ellipsis, slice(1, 3)), [0., 1., 1., 0.]),
+])
+def test_index_backward_accumulates(key, expected):
+    x = tape.tensor([-1., 2., -3., 4.], requires_grad=True)
+    if isinstance(key, str) and key == "tensor":
+        key = tape.tensor([[0, 1], [1, 1]])
+    elif isinstance(key, str):
+        key = x > 0
+    x[key].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+def test_index_values_match_numpy():
+    a = np.arange(24.).reshape(2, 3, 4)
+    x = tape.tensor(a)
+    for key in [(1, slice(None, None, 2)), (Ellipsis, -1), (None, 0), ([1, 0], slice(1)),
+                (a > 10,), (slice(None), [0, 0], [3, 1])]:
+        np.testing.assert_array_equal(x[key].numpy(), a[key])
+    assert x[1:].numpy().base is not None     # basic indexing is a view ...
+    x[1:][0, 0, 0] = -5.0                    # ... that shares storage
+    assert x[1, 0, 0].item() == -5.0
+
+
+def test_setitem_mask_on_plain_tensor():
+    x = tape.tensor([-1., 2., -3.])
+    g = x.clone()
+    g[x < 0] = 0
+    np.testing.assert_array_equal(g.numpy(), [0., 2., 0.])
+    assert g._version.value == 1
+
+
+def test_setitem_recorded_on_non_leaf():
+    x = tape.tensor([1., 2., 3.], requires_grad=True)
+    v = tape.tensor([10., 20.], requires_grad=True)
+    h = x * 1
+    h[0] = 5.0
+    h[1:] = v * 2
+    assert h.grad_fn.name() == "CopySlices"
+    (h * tape.tensor([1., 2., 3.])).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0., 0., 0.])
+    np.testing.assert_array_equal(v.grad.numpy(), [4., 6.])
+    np.testing.assert_array_equal(h.detach().numpy(), [5., 20., 40.])
+
+
+def test_setitem_gradient_broadcast_value():
+    check_grads(lambda x, v: _assign(x, v), np.ones((3, 4)), np.array([2., 3., 4., 5.]))
+
+
+def _assign(x, v):
+    h = x * x
+    h[[0, 2]] = v * v
+    return h
+
+
+# ---- conversions and interop -------------------------------------------------------------
+def test_legacy_tensor_types():
+    f = tape.FloatTensor([1, 2])
+    assert type(f) is tape.Tensor and f.dtype == tape.float32
+    assert isinstance(f, tape.FloatTensor) and not isinstance(f, tape.DoubleTensor)
+    assert tape.LongTensor([1, 2]).dtype == tape.int64
+    assert tape.DoubleTensor(2, 3).shape == (2, 3)
+    assert f.type(tape.DoubleTensor).dtype == tape.float64
+    assert f.type("torch.LongTensor").dtype == tape.int64
+    assert f.type() == "torch.FloatTensor"
+    assert f.double().dtype == tape.float64 and f.long().dtype == tape.int64
+    assert f.bool().dtype == tape.bool and f.to(tape.float64).float().dtype == tape.float32
+
+
+def test_numpy_memory_is_shared():
+    a = np.zeros(3)
+    t = tape.from_numpy(a)
+    a[0] = 7
+    assert t[0].item() == 7
+    t.numpy()[1] = 8
+    assert a[1] == 8
+    assert np.asarray(t) is a
+    assert len(t) == 3 and [v.item() for v in t] == [7., 8., 0.]
+
+
+@pytest.mark.parametrize("convert", [float, int])
+def test_scalar_conversions(convert):
+    assert convert(tape.tensor([[2.]])) == 2
+    with pytest.raises(ValueError, match="only one element tensors"):
+        convert(tape.ones(2))
+
+
+def test_item_bool_len_errors():
+    with pytest.raises(RuntimeError, match="a Tensor with 2 elements cannot be converted"):
+        tape.ones(2).item()
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(tape.ones(2))
+    with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
+        len(tape.tensor(1.))
+    assert bool(tape.tensor([0.])) is False
+
+
+def test_allclose_equal():
+    a = tape.tensor([1., 2.])
+    assert tape.allclose(a, a + 1e-9) and not tape.equal(a, a + 1e-3)
+    assert a.equal(tape.tensor([1., 2.])) and not a.equal(tape.tensor([1., 2., 3.]))
+
+
+def test_max_with_dim_returns_named_pair():
+    x = tape.tensor([[1., 5.], [7., 2.]], requires_grad=True)
+    values, indices = x.max(dim=1)
+    r = x.max(1)
+    assert r.values.tolist() == [5., 7.] and r.indices.tolist() == [1, 0]
+    assert not indices.requires_grad and indices.dtype == tape.int64
+    assert repr(r).startswith("torch.return_types.max(\nvalues=tensor([5., 7.]")
+    assert x.argmax().item() == 2 and x.argmin(0).tolist() == [0, 1]
+    assert (x > 0).all().item() and not (x > 6).all().item() and (x > 6).any(1).tolist() == [
+        False, True]
+
+
+# ---- errors name the shapes; a failed op leaves tape and tensors as they were -------------
+@pytest.mark.parametrize("bad,exc,match", [
+    (lambda x: tape.cat([x, tape.ones(3, 2)], 1), RuntimeError,
+     "Sizes of tensors must match except in dimension 1. Expected size 2 but got size 3"),
+    (lambda x: tape.stack([x, tape.ones(3, 2)]), RuntimeError,
+     r"stack expects each tensor to be equal size, but got \[2, 3\] at entry 0 and \[3, 2\]"),
+    (lambda x: x.permute(0, 0), RuntimeError, "duplicate dims"),
+    (lambda x: x + tape.ones(2), RuntimeError, r"shapes \[2, 3\] and \[2\]"),
+    (lambda x: x.split([1, 1], 1), RuntimeError, "sum exactly to 3"),
+    (lambda x: x[5], IndexError, r"shape \[2, 3\]"),
+    (lambda x: x.sum(2), IndexError, "Dimension out of range"),
+    (lambda x: x.clamp(), RuntimeError, "At least one of 'min' or 'max'"),
+    (lambda x: x.mv(tape.ones(2)), RuntimeError, "cannot be multiplied"),
+])
+def test_bad_arguments(bad, exc, match):
+    x = tape.ones(2, 3, requires_grad=True)
+    h = x * 1
+    before = _live_records()
+    with pytest.raises(exc, match=match):
+        bad(h)
+    assert _live_records() == before and h.grad_fn.name() == "MulBackward0"
