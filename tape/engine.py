@@ -12,7 +12,7 @@ from ops.broadcast import sum_to_array
 from ops import OPS, InputMeta
 
 from .tape import STATE
-from .tensor import Tensor, _wrap
+from .tensor import Tensor, _wrap, check_view_is_current
 
 FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
          "after they have already been freed). Saved intermediate values of the graph are freed "
@@ -213,6 +213,8 @@ def _as_tuple(x):
 def _seeds(outputs, grad_outputs, create_graph):
     roots = []
     for i, out in enumerate(outputs):
+        if out._base is not None and out._requires_grad:
+            check_view_is_current(out)
         if not out._requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
                                f"a grad_fn")

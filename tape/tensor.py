@@ -66,12 +66,24 @@ def _unwrap_scalar(x):
     raise TypeError(f"unsupported operand type: {type(x).__name__}")
 
 
+def check_view_is_current(view):
+    """A view whose base was since modified by a recorded in-place op has a stale history
+    (PyTorch rebuilds it); using it would give a silently wrong gradient, so refuse."""
+    if view._base._record is not view._view_src:
+        raise NotImplementedError(
+            "this view's base was modified by an in-place operation after the view was taken; "
+            "tape cannot rebuild the view's history yet: take the view again after the "
+            "in-place operation")
+
+
 def _record(op, args, params, outs, results):
     """Append the record of `op` applied to `args` that produced `outs` (all Tensors)."""
     mask = 0
     edges = []
     for i, a in enumerate(args):
         if isinstance(a, Tensor) and a._requires_grad:
+            if a._base is not None:
+                check_view_is_current(a)
             mask |= 1 << i
             edges.append((a._record, a._out_index) if a._record is not None else (a, 0))
         else:
@@ -119,9 +131,11 @@ def apply(op, args, params=_EMPTY):
         out = outs
     if op.view and isinstance(args[0], Tensor):
         base = args[0]
+        root = base._base if base._base is not None else base
         for o in outs:
             o._version = _version_of(base)
-            o._base = base._base if base._base is not None else base
+            o._base = root
+            o._view_src = root._record   # the base's graph position this view's history assumes
     if STATE.grad_enabled and op.differentiable:
         for a in args:
             if isinstance(a, Tensor) and a._requires_grad:
@@ -179,9 +193,12 @@ def _inplace(self, op, args, params=_EMPTY):
         self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args))
     if recording and self._record is None and self._requires_grad:
         raise RuntimeError(_LEAF_INPLACE)
-    if recording and self._base is not None and self._base._requires_grad:
+    if recording and self._base is not None:
+        # PyTorch rewrites the base's history (CopySlices); without it the base would silently
+        # miss this gradient path, so refuse clearly.  x[k] = v on the base itself works.
         raise NotImplementedError(
-            f"in-place {op.name} on a view of a tensor that requires grad is not supported yet")
+            f"in-place {op.name} on a view, recorded for autograd, is not supported yet; "
+            f"assign through the base instead (base[index] = value)")
     arrays = [a._data if isinstance(a, Tensor) else _unwrap_scalar(a) for a in args]
     result = op.forward(self._data, *arrays, **params)
     if result.shape != self._data.shape:
@@ -210,7 +227,7 @@ def _inplace(self, op, args, params=_EMPTY):
 
 class Tensor:
     __slots__ = ("_data", "_requires_grad", "_grad", "_record", "_out_index", "_version",
-                 "_base", "_hooks", "__weakref__")
+                 "_base", "_hooks", "_view_src", "__weakref__")
     __array_priority__ = 1000   # ndarray <op> Tensor defers to Tensor's reflected operator
 
     def __init__(self, *args, dtype=None, device=None, requires_grad=False):

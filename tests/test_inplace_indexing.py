@@ -328,3 +328,26 @@ def test_bad_arguments(bad, exc, match):
     with pytest.raises(exc, match=match):
         bad(h)
     assert _live_records() == before and h.grad_fn.name() == "MulBackward0"
+
+
+def test_a_view_taken_before_its_base_changed_in_place_refuses_instead_of_a_wrong_gradient():
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = x * 1
+    v = h[0:2]
+    h.mul_(2)             # PyTorch would rebuild v's history as 2 * x[0:2]
+    with pytest.raises(NotImplementedError, match="modified by an in-place operation after the view"):
+        (v * 1).sum().backward()
+    with pytest.raises(NotImplementedError, match="modified by an in-place operation after the view"):
+        v.sum()
+    h[0:2].sum().backward()   # a view taken afterwards is current
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 0.0])
+
+
+def test_recorded_in_place_on_a_view_refuses_instead_of_losing_the_bases_gradient():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    out = tape.zeros(3)
+    with pytest.raises(NotImplementedError, match="in-place copy on a view"):
+        out[0:2].copy_(x)
+    out[0:2] = x              # through the base: recorded as CopySlices
+    (out * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
