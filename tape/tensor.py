@@ -435,7 +435,9 @@ class Tensor:
     def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
         from .dtypes import dtype as dtype_cls
         for a in args:
-            if isinstance(a, dtype_cls):
+            # float()/double()/long() pass numpy scalar types: those are dtypes too.
+            if isinstance(a, (dtype_cls, np.dtype)) or (isinstance(a, type) and
+                                                        issubclass(a, np.generic)):
                 dtype = a
             elif isinstance(a, Tensor):
                 dtype = a.dtype
