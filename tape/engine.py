@@ -37,7 +37,7 @@ def _check_saved(rec):
         raise RuntimeError(FREED)
     for counter, value in rec.versions:
         if counter.value != value:
-            metas = [(i.shape, i.dtype) for i in rec.inputs if isinstance(i, Tensor)]
+            metas = [(i._data.shape, i._data.dtype) for i in rec.inputs if isinstance(i, Tensor)]
             raise _modified_error(counter.value, value, metas[0] if metas else rec.out_meta[0])
 
 

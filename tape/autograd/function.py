@@ -257,6 +257,8 @@ def once_differentiable(fn):
             return outputs
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
-        outs = tuple(_DelayedError.apply(o) if isinstance(o, Tensor) else o for o in outs)
+        # As PyTorch's fake_requires_grad: a throwaway leaf gives the error node an edge.
+        outs = tuple(_DelayedError.apply(_wrap(o._data, o._data.dtype.kind in "fc"))
+                     if isinstance(o, Tensor) else o for o in outs)
         return outs[0] if single else outs
     return wrapper
