@@ -21,6 +21,8 @@ from .functions import cat, concat, concatenate, stack  # noqa: F401
 from .tensor import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTensor,  # noqa: F401
                      LongTensor, return_types)
 from . import autograd  # noqa: F401
+from . import nn, optim  # noqa: F401
+from .gradient_tape import GradientTape
 
 float32 = _dtypes.float32
 float64 = _dtypes.float64

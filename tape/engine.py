@@ -122,7 +122,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
 
     def send(edge, g):
         node, idx = edge
-        if type(node) is Tensor:
+        if isinstance(node, Tensor):   # a leaf (Tensor or a subclass such as nn.Parameter)
             entry = leaves.get(id(node))
             if entry is None:
                 leaves[id(node)] = [node, g]
@@ -152,13 +152,19 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         if rec in capture_points:
             for idx, key in capture_points[rec]:
                 captured[key] = grads[idx]
-        for k, g in enumerate(grads):
-            if g is None:
-                grads[k] = _zeros(rec.out_meta[k], create_graph)
-        for edge, g in zip(rec.edges, _input_grads(rec, grads, create_graph)):
+        if rec.python_backward is not None:
+            # A record with its own backward (autograd.Function) gets the raw gradients: it
+            # decides itself whether missing ones become zeros (set_materialize_grads).
+            in_grads = rec.python_backward(grads, create_graph)
+        else:
+            for k, g in enumerate(grads):
+                if g is None:
+                    grads[k] = _zeros(rec.out_meta[k], create_graph)
+            in_grads = _input_grads(rec, grads, create_graph)
+        for edge, g in zip(rec.edges, in_grads):
             if edge is not None and g is not None:
                 node, idx = edge
-                meta = (node.out_meta[idx] if type(node) is not Tensor
+                meta = (node.out_meta[idx] if not isinstance(node, Tensor)
                         else (node._data.shape, node._data.dtype))
                 send(edge, _fit(g, meta[0], meta[1], create_graph))
         if not retain_graph and rec.saves:

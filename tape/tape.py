@@ -64,6 +64,9 @@ class Record:
                  "released", "hooks", "retained", "__weakref__")
     op = None          # set on each op's subclass
     is_function = False
+    # None: the engine runs op's VJPs.  Records of autograd.Function applications override it
+    # with python_backward(grads, create_graph) -> one gradient per edge.
+    python_backward = None
 
     def __init__(self, edges, inputs, versions, out, out_meta, params, saves):
         self.seq = _next_seq()

@@ -1,0 +1,264 @@
+"""torch.autograd.Function: user-defined forward/backward, recorded on the tape as one record.
+
+The ctx passed to forward *is* the record (as in PyTorch, where ctx is the grad_fn node): its
+class is `<Name>Backward`, a Record subclass whose `python_backward` calls the user's backward.
+The engine knows nothing else about Functions.
+"""
+import functools
+
+import numpy as np
+
+from ..engine import FREED, _modified_error
+from ..tape import STATE, Record, no_grad
+from ..tensor import Tensor, _version_of, _wrap
+
+__all__ = ["Function", "FunctionCtx", "BackwardCFunction", "once_differentiable"]
+
+
+class _SavedOutput:
+    """Stands in for a saved output, so the record does not hold its own output (a cycle)."""
+    __slots__ = ("index", "version")
+
+    def __init__(self, index, version):
+        self.index = index
+        self.version = version
+
+
+class FunctionCtx:
+    """The methods forward may call on ctx."""
+    __slots__ = ()
+
+    def save_for_backward(self, *tensors):
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save variables, but argument "
+                                f"{i} is of type {type(t).__name__}")
+        self._to_save = tensors
+
+    def mark_dirty(self, *tensors):
+        self._dirty = tensors
+
+    def mark_non_differentiable(self, *tensors):
+        self._non_differentiable = tensors
+
+    def set_materialize_grads(self, value):
+        self._materialize_grads = bool(value)
+
+
+class BackwardCFunction(FunctionCtx, Record):
+    """Base of the `<Name>Backward` record classes; instances have a __dict__ (any ctx attr)."""
+    _forward_cls = None
+
+    def _start(self, args):
+        self._to_save = ()
+        self._dirty = ()
+        self._non_differentiable = ()
+        self._materialize_grads = True
+        self._recorded = False
+        self._output_tensor = ()    # per forward output: is it a Tensor
+        self.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+
+    @property
+    def saved_tensors(self):
+        if not self._recorded:
+            return tuple(self._to_save)
+        if self.released:
+            raise RuntimeError(FREED)
+        for counter, value in self.versions:
+            if counter.value != value:
+                shape, dtype = self._version_meta[id(counter)]
+                raise _modified_error(counter.value, value, (shape, dtype))
+        result = []
+        for s in self.inputs:
+            if isinstance(s, _SavedOutput):
+                t = _wrap(self.out[s.index], True)
+                t._record, t._out_index, t._version = self, s.index, s.version
+                s = t
+            result.append(s)
+        return tuple(result)
+
+    @property
+    def saved_variables(self):
+        import warnings
+        warnings.warn("'saved_variables' is deprecated; use 'saved_tensors'", DeprecationWarning)
+        return self.saved_tensors
+
+    def python_backward(self, grads, create_graph):
+        name = type(self).__name__
+        if self._materialize_grads:
+            grads = [np.zeros(m[0], m[1]) if g is None else g
+                     for g, m in zip(grads, self.out_meta)]
+        if not create_graph:
+            grads = [None if g is None else _wrap(g) for g in grads]
+        # Non-tensor outputs of forward get None, so backward sees one argument per output.
+        it = iter(grads)
+        args = [next(it) if is_t else None for is_t in self._output_tensor]
+        result = self._forward_cls.backward(self, *args)
+        if not isinstance(result, tuple):
+            result = (result,)
+        n = len(self.edges)
+        if len(result) != n:
+            if len(result) > n and all(r is None for r in result[n:]):
+                result = result[:n]
+            else:
+                raise RuntimeError(f"function {name} returned an incorrect number of gradients "
+                                   f"(expected {n}, got {len(result)})")
+        out = []
+        for i, (g, edge, meta) in enumerate(zip(result, self.edges, self._input_meta)):
+            if g is None:
+                out.append(None)
+                continue
+            if meta is None:
+                raise RuntimeError(f"function {name} returned a gradient different than None "
+                                   f"at position {i + 1}, but the corresponding forward input "
+                                   f"was not a Variable")
+            if not isinstance(g, Tensor):
+                raise TypeError(f"function {name} returned a gradient of type "
+                                f"{type(g).__name__} at position {i + 1}; expected a Tensor")
+            if not _expandable(meta, g._data.shape):
+                raise RuntimeError(f"Function {name} returned an invalid gradient at index {i} "
+                                   f"- got {list(g._data.shape)} but expected shape compatible "
+                                   f"with {list(meta)}")
+            out.append(None if edge is None else (g if create_graph else g._data))
+        return out
+
+
+def _expandable(shape, target):
+    """Whether `shape` broadcasts to `target` (then the engine sums the gradient back)."""
+    if len(shape) > len(target):
+        return False
+    return all(s == t or s == 1 for s, t in zip(shape[::-1], target[::-1]))
+
+
+class Function:
+    """Subclass with static forward(ctx, *args) and backward(ctx, *grad_outputs); call apply."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._backward_cls = type(cls.__name__ + "Backward", (BackwardCFunction,),
+                                 {"_forward_cls": cls, "__module__": cls.__module__})
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("Legacy autograd function with non-static forward method is "
+                           "deprecated. Please use new-style autograd function with static "
+                           "forward method. (Example: "
+                           "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)")
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError("setup_context is not implemented.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward mode "
+                                  "AD.")
+
+    vjp = backward
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        if cls is Function:
+            raise RuntimeError("Function.apply must be called on a subclass of Function")
+        ctx = object.__new__(cls._backward_cls)
+        ctx._start(args)
+        with no_grad():
+            if cls.setup_context is not Function.setup_context:
+                outputs = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, outputs)
+            else:
+                outputs = cls.forward(ctx, *args, **kwargs)
+        if not (STATE.grad_enabled and any(ctx.needs_input_grad)):
+            return outputs
+        return _record(ctx, args, outputs)
+
+
+def _record(ctx, args, outputs):
+    """Turn ctx into the record of this application and attach it to the outputs."""
+    single = not isinstance(outputs, tuple)
+    outs = [outputs] if single else list(outputs)
+    edges = tuple(((a._record, a._out_index) if a._record is not None else (a, 0))
+                  if isinstance(a, Tensor) and a._requires_grad else None for a in args)
+    dirty = {id(t) for t in ctx._dirty}
+    for a in args:
+        if isinstance(a, Tensor) and id(a) in dirty and a._requires_grad and a._record is None:
+            raise RuntimeError("a leaf Variable that requires grad has been used in an in-place "
+                               "operation.")
+    arg_ids = {id(a) for a in args if isinstance(a, Tensor)}
+    non_diff = {id(t) for t in ctx._non_differentiable}
+    original = list(outs)
+    for k, o in enumerate(outs):
+        if isinstance(o, Tensor) and id(o) in arg_ids and id(o) not in dirty:
+            # An input returned as it is: the output is a new tensor on the same buffer.
+            alias = _wrap(o._data)
+            alias._version = _version_of(o)
+            outs[k] = alias
+    positions = [k for k, o in enumerate(outs) if isinstance(o, Tensor)]
+    tensor_outs = [outs[k] for k in positions]
+    ctx._output_tensor = tuple(isinstance(o, Tensor) for o in outs)
+    out_index = {id(original[p]): k for k, p in enumerate(positions)}
+
+    saved, versions, version_meta, keep_out = [], [], {}, False
+    for t in ctx._to_save:
+        if t is None:
+            saved.append(None)
+            continue
+        k = out_index.get(id(t))
+        v = _version_of(tensor_outs[k] if k is not None else t)
+        versions.append((v, v.value))
+        version_meta[id(v)] = (t._data.shape, t._data.dtype)
+        if k is not None and id(t) not in arg_ids:
+            saved.append(_SavedOutput(k, v))
+            keep_out = True
+        else:
+            saved.append(t)
+    ctx._version_meta = version_meta
+    ctx._input_meta = tuple(a._data.shape if isinstance(a, Tensor) else None for a in args)
+    out_meta = tuple((o._data.shape, o._data.dtype) for o in tensor_outs)
+    Record.__init__(ctx, edges, tuple(saved), tuple(versions),
+                    tuple(o._data for o in tensor_outs) if keep_out else None, out_meta, None,
+                    bool(saved))
+    ctx._recorded = True
+    for k, o in enumerate(tensor_outs):
+        if id(original[positions[k]]) in non_diff or o._data.dtype.kind not in "fc":
+            continue
+        o._requires_grad = True
+        o._record = ctx
+        o._out_index = k
+    return outs[0] if single else tuple(outs)
+
+
+class _DelayedError(Function):
+    """Wraps the results of a once_differentiable backward: differentiating them raises."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.detach()
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("trying to differentiate twice a function that was marked with "
+                           "@once_differentiable")
+
+
+def once_differentiable(fn):
+    """backward runs without recording; asking for its derivative raises."""
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        with no_grad():
+            outputs = fn(ctx, *args)
+        if not STATE.grad_enabled or not any(isinstance(a, Tensor) and a._requires_grad
+                                             for a in args):
+            return outputs
+        single = not isinstance(outputs, tuple)
+        outs = (outputs,) if single else outputs
+        # As PyTorch's fake_requires_grad: a throwaway leaf gives the error node an edge.
+        outs = tuple(_DelayedError.apply(_wrap(o._data, o._data.dtype.kind in "fc"))
+                     if isinstance(o, Tensor) else o for o in outs)
+        return outs[0] if single else outs
+    return wrapper
