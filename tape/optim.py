@@ -1,6 +1,7 @@
 """tape.optim: SGD and Adam, updating parameters in place with numba kernels (ops/optim.py)."""
 import numpy as np
 
+from .nn.module import zero_grads
 from .tape import no_grad
 from .tensor import Tensor, _version_of
 
@@ -38,15 +39,7 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none=True):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                if set_to_none:
-                    p._grad = None
-                else:
-                    p._grad = p._grad.detach()
-                    p._grad._data[...] = 0
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def _params_with_grad(self, group):
         for p in group["params"]:

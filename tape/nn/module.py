@@ -5,6 +5,18 @@ from ..tensor import Tensor
 from .parameter import Parameter
 
 
+def zero_grads(params, set_to_none=True):
+    """Module.zero_grad and Optimizer.zero_grad: drop each .grad, or zero it in place."""
+    for p in params:
+        if p._grad is None:
+            continue
+        if set_to_none:
+            p._grad = None
+        else:
+            p._grad = p._grad.detach()
+            p._grad._data[...] = 0
+
+
 class Module:
     """Base class of models: subclass, assign Parameters/Modules in __init__, define forward."""
 
@@ -163,14 +175,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p._grad is None:
-                continue
-            if set_to_none:
-                p._grad = None
-            else:
-                p._grad = p._grad.detach()
-                p._grad._data[...] = 0
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn):
         for m in self.children():
