@@ -52,8 +52,9 @@ def _norm(x, dim=None, keepdim=False):
 def _norm_vjp(g, out, x, dim=None, keepdim=False):
     g_full = spread(g, x.shape, dim, keepdim)
     out_full = spread(out, x.shape, dim, keepdim)
-    # The subgradient at 0 is 0, as in PyTorch.
-    return OPS["where"](out_full == 0, 0, g_full * x / out_full)
+    # The subgradient at 0 is 0, as in PyTorch; the masked 0/0 must not warn (PyTorch does not).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return OPS["where"](out_full == 0, 0, g_full * x / out_full)
 
 
 defop("sum", _sum, [lambda g, out, x, dim=None, keepdim=False: spread(g, x.shape, dim, keepdim)])

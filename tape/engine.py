@@ -271,15 +271,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     captured = run_backward(roots, retain_graph, create_graph,
                             capture={id(t): t for t in inputs}, accumulate=False)
     result = []
-    for t in inputs:
+    for i, t in enumerate(inputs):
         g = captured.get(id(t))
         if g is None:
             if materialize_grads:
                 g = np.zeros(t._data.shape, t._data.dtype)
             elif not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the "
-                                   "desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have "
+                                   f"been used in the graph. Set allow_unused=True if this is the "
+                                   f"desired behavior.")
             else:
                 result.append(None)
                 continue

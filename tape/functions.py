@@ -1,4 +1,6 @@
 """tape.exp(x), tape.sum(x, dim), ...: the function forms of Tensor methods."""
+import numpy as np
+
 from ops import OPS
 
 from .tensor import Tensor, apply
@@ -38,6 +40,10 @@ def pow(input, exponent):
 
 
 def where(condition, input, other):
+    if isinstance(condition, Tensor) and condition._data.dtype != np.bool_:
+        from ._format import torch_type_name
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {torch_type_name(condition._data.dtype)}")
     return apply(OPS["where"], (condition, input, other))
 
 
