@@ -18,7 +18,8 @@ from .functions import *  # noqa: F401,F403  exp, sum, dot, ...
 from .functions import METHOD_FUNCTIONS as _METHOD_FUNCTIONS
 from .functions import eq, ge, gt, is_tensor, le, lt, ne, pow, where  # noqa: F401
 from . import autograd  # noqa: F401
-from .tape import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled  # noqa: F401,E501
+from .tape import (is_anomaly_check_nan_enabled, is_anomaly_enabled,  # noqa: F401
+                   set_anomaly_enabled)
 
 float32 = _dtypes.float32
 float64 = _dtypes.float64

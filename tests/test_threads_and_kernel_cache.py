@@ -1,4 +1,4 @@
-"""Per-thread tapes give exact per-thread gradients; the kernel cache is never stale, degrades safely."""
+"""Threads get exactly their serial gradients; the kernel cache is never stale, degrades safely."""
 import os
 import subprocess
 import sys
