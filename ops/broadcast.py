@@ -42,4 +42,6 @@ def sum_to_array(g, shape):
     if g.shape == shape:
         return g
     axes = reduced_axes(g.shape, shape)
-    return np.sum(g, axis=axes).reshape(shape) if axes else g.reshape(shape)
+    # np.asarray: summing down to shape () gives a numpy scalar, which dtype promotion would
+    # take for a Python scalar (a float64 gradient then came back float32 with create_graph).
+    return np.asarray(np.sum(g, axis=axes)).reshape(shape) if axes else g.reshape(shape)

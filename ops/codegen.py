@@ -104,6 +104,14 @@ def cache_dir():
     return _cache_dir
 
 
+def _holds(path, source):
+    try:
+        with open(path) as f:
+            return f.read() == source
+    except OSError:
+        return False
+
+
 def load_module(stem, source):
     """Write `source` to <cache>/<stem>_<hash>.py (once) and import it."""
     source = KERNEL_HEADER + source
@@ -112,7 +120,8 @@ def load_module(stem, source):
     if module_name in sys.modules:
         return sys.modules[module_name]
     path = os.path.join(cache_dir(), module_name + ".py")
-    if not os.path.exists(path):
+    if not _holds(path, source):
+        # Missing, or not what we generated (truncated, edited): a stale kernel must never load.
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as f:
             f.write(source)

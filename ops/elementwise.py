@@ -96,10 +96,12 @@ def _compile_formula(argnames, formula):
     return eval(f"lambda {params}: {formula}", namespace)
 
 
-def elementwise(name, formula, kind=FLOAT, backward_name=None, **grads):
+def elementwise(name, formula, kind=FLOAT, backward_name=None, guard=None, **grads):
     """Declare an elementwise op from its formula and one gradient formula per input.
 
     grads: d<arg>="<formula in g, out and the inputs>"; an input without one has no gradient.
+    guard(*args): raises PyTorch's error for inputs PyTorch refuses; called only when the
+    result dtype is not floating (bool/int arithmetic), so float calls skip it.
     """
     argnames = [a for a in ("c", "x", "y") if a in codegen.names_in(formula)]
     specs = {"fwd_": (argnames, formula)}
@@ -133,6 +135,8 @@ def elementwise(name, formula, kind=FLOAT, backward_name=None, **grads):
                 return kernels.launch("fwd_", args, dtype,
                                       BOOL if out_kind == COMPARE else dtype, shape)
         dtype = result_dtype(args)
+        if guard is not None and dtype.kind != "f":
+            guard(*args)
         if out_kind == FLOAT:
             dtype = to_float(dtype)
         out_dtype = BOOL if out_kind == COMPARE else dtype
@@ -179,16 +183,43 @@ def _attach_vjps():
                 NON_DIFFERENTIABLE.discard(op.name)   # register() ran before the vjps existed
 
 
+def _is_bool(a):
+    return a.dtype == BOOL if isinstance(a, np.ndarray) else isinstance(a, (bool, np.bool_))
+
+
+def _sub_guard(x, y):
+    if _is_bool(x) and _is_bool(y):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if _is_bool(x) or _is_bool(y):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+
+
+def _neg_guard(x):
+    if _is_bool(x):
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
+                           "you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+
+
+def _pow_guard(x, y):
+    # PyTorch refuses a negative integer *scalar* exponent; tensor exponents give 0.
+    if isinstance(y, (int, np.integer)) and not isinstance(y, (bool, np.bool_)) and y < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+
+
 # ---- the table --------------------------------------------------------------------------
 #           name        forward             gradient of each input
 elementwise("add",      "x + y",            ANY,  dx="g", dy="g")
-elementwise("sub",      "x - y",            ANY,  dx="g", dy="-g")
+elementwise("sub",      "x - y",            ANY,  dx="g", dy="-g", guard=_sub_guard)
 elementwise("mul",      "x * y",            ANY,  dx="g * y", dy="g * x")
 elementwise("div",      "x / y",            FLOAT, dx="g / y", dy="-g * x / (y * y)")
-elementwise("pow",      "x ** y",           ANY,
+elementwise("pow",      "x ** y",           ANY,  guard=_pow_guard,
             dx="where(y == 0, 0, g * y * x ** (y - 1))",
             dy="where((x == 0) & (y >= 0), 0, g * out * log(x))")
-elementwise("neg",      "-x",               ANY,  dx="-g")
+elementwise("neg",      "-x",               ANY,  dx="-g", guard=_neg_guard)
 elementwise("exp",      "exp(x)",           dx="g * out")
 elementwise("log",      "log(x)",           dx="g / x")
 elementwise("sqrt",     "sqrt(x)",          dx="g / (2 * out)")
@@ -196,7 +227,8 @@ elementwise("sin",      "sin(x)",           dx="g * cos(x)")
 elementwise("cos",      "cos(x)",           dx="-g * sin(x)")
 elementwise("tanh",     "tanh(x)",          dx="g * (1 - out * out)")
 elementwise("sigmoid",  "1 / (1 + exp(-x))", dx="g * (1 - out) * out")
-elementwise("relu",     "where(x <= 0, 0, x)", ANY, dx="where(out > 0, g, 0)")
+# relu's gradient passes g unless out <= 0, so a NaN input gets g, as PyTorch's threshold_backward.
+elementwise("relu",     "where(x <= 0, 0, x)", ANY, dx="where(out <= 0, 0, g)")
 # PyTorch's subgradients at kinks: abs'(0) = 0; clamp passes g on its closed interval
 # [min, max]; maximum/minimum split g equally between tied inputs.
 elementwise("abs",      "abs(x)",           ANY,  dx="where(x > 0, g, where(x < 0, -g, 0))")

@@ -54,7 +54,8 @@ def _norm_vjp(g, out, x, dim=None, keepdim=False):
     out_full = spread(out, x.shape, dim, keepdim)
     # The subgradient at 0 is 0, as in PyTorch.
     at_zero = out_full == 0
-    return OPS["where"](at_zero, 0, g_full * x / OPS["where"](at_zero, 1, out_full))
+    with np.errstate(invalid="ignore"):   # inf / inf is nan, silently, as in PyTorch
+        return OPS["where"](at_zero, 0, g_full * x / OPS["where"](at_zero, 1, out_full))
 
 
 defop("sum", _sum, [lambda g, out, x, dim=None, keepdim=False: spread(g, x.shape, dim, keepdim)])

@@ -20,7 +20,8 @@ def normalize_dims(dim, ndim):
     if isinstance(dim, (tuple, list)):
         dims = tuple(normalize_dim(d, ndim) for d in dim)
         if len(set(dims)) != len(dims):
-            raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
+            repeated = next(d for d in dims if dims.count(d) > 1)
+            raise RuntimeError(f"dim {repeated} appears multiple times in the list of dims")
         return dims
     return (normalize_dim(dim, ndim),)
 
@@ -31,10 +32,11 @@ def infer_shape(shape, numel):
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
     known = 1
-    for s in shape:
+    for i, s in enumerate(shape):
         if s != -1:
             if s < 0:
-                raise RuntimeError(f"invalid shape dimension {s}")
+                raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape "
+                                   f"{list(shape)}")
             known *= s
     if -1 in shape:
         if known == 0 or numel % known:
@@ -73,9 +75,13 @@ def _expand(x, shape):
             f"expand: the number of sizes provided ({len(shape)}) must be greater or equal to "
             f"the number of dimensions in the tensor ({x.ndim})")
     lead = len(shape) - x.ndim
+    for i in range(lead):
+        if shape[i] < 0:
+            raise RuntimeError(f"The expanded size of the tensor ({shape[i]}) isn't allowed in a "
+                               f"leading, non-existing dimension {i}")
     shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
     for i, s in enumerate(x.shape):
-        if s != 1 and s != shape[lead + i]:
+        if (s != 1 or shape[lead + i] < 0) and s != shape[lead + i]:
             raise RuntimeError(
                 f"The expanded size of the tensor ({shape[lead + i]}) must match the existing "
                 f"size ({s}) at non-singleton dimension {lead + i}.  Target sizes: {list(shape)}."

@@ -23,6 +23,8 @@ from .tensor import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTenso
 from . import autograd  # noqa: F401
 from . import nn, optim  # noqa: F401
 from .gradient_tape import GradientTape
+from .tape import (is_anomaly_check_nan_enabled, is_anomaly_enabled,  # noqa: F401
+                   set_anomaly_enabled)
 
 float32 = _dtypes.float32
 float64 = _dtypes.float64

@@ -6,11 +6,15 @@ its edges.  Leaves accumulate into .grad at the end.  Without create_graph the V
 ndarrays, unrecorded (elementwise ops in one fused kernel per input); with it they run on
 Tensors under grad mode, so the backward pass is itself on the tape.
 """
+import linecache
+import warnings
+
 import numpy as np
 
 from ops.broadcast import sum_to_array
 from ops import OPS, InputMeta
 
+from . import tape as _tape
 from .tape import STATE
 from .tensor import Tensor, _wrap, check_view_is_current
 
@@ -100,6 +104,26 @@ def _input_grads(rec, grads, create_graph):
     return result
 
 
+def _check_nan(rec, grads):
+    """Anomaly mode: PyTorch's error for a NaN gradient, and where the forward op was created."""
+    for k, g in enumerate(grads):
+        if g is None:
+            continue
+        a = np.asarray(g._data if isinstance(g, Tensor) else g)
+        if a.dtype.kind not in "fc" or not np.isnan(a).any():
+            continue
+        trace = getattr(rec, "trace", None)   # None: recorded while anomaly mode was off
+        where = ""
+        if trace is not None:
+            file, line, function = trace
+            warnings.warn(f"Error detected in {rec.name()}. Traceback of forward call that caused "
+                          f"the error:\n  File \"{file}\", line {line}, in {function}\n    "
+                          f"{linecache.getline(file, line).strip()}\n", UserWarning, stacklevel=4)
+            where = f" The forward op was created at {file}:{line} (in {function})."
+        raise RuntimeError(f"Function '{rec.name()}' returned nan values in its {k}th output."
+                           + where)
+
+
 def _zeros(meta, create_graph):
     z = np.zeros(meta[0], meta[1])
     return _wrap(z) if create_graph else z
@@ -161,6 +185,8 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 if g is None:
                     grads[k] = _zeros(rec.out_meta[k], create_graph)
             in_grads = _input_grads(rec, grads, create_graph)
+        if _tape.anomaly_enabled and _tape.anomaly_check_nan:
+            _check_nan(rec, in_grads)
         for edge, g in zip(rec.edges, in_grads):
             if edge is not None and g is not None:
                 node, idx = edge
@@ -279,15 +305,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     captured = run_backward(roots, retain_graph, create_graph,
                             capture={id(t): t for t in inputs}, accumulate=False)
     result = []
-    for t in inputs:
+    for i, t in enumerate(inputs):
         g = captured.get(id(t))
         if g is None:
             if materialize_grads:
                 g = np.zeros(t._data.shape, t._data.dtype)
             elif not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the "
-                                   "desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have "
+                                   f"been used in the graph. Set allow_unused=True if this is the "
+                                   f"desired behavior.")
             else:
                 result.append(None)
                 continue

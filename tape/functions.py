@@ -1,4 +1,6 @@
 """tape.exp(x), tape.sum(x, dim), ...: the function forms of Tensor methods."""
+import numpy as np
+
 from ops import OPS
 
 from .tensor import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTensor,  # noqa: F401
@@ -58,6 +60,10 @@ def stack(tensors, dim=0):
 
 
 def where(condition, input, other):
+    if isinstance(condition, Tensor) and condition._data.dtype != np.bool_:
+        from ._format import torch_type_name
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {torch_type_name(condition._data.dtype)}")
     return apply(OPS["where"], (condition, input, other))
 
 

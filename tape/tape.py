@@ -7,8 +7,12 @@ so a loop that builds graphs and drops them runs in flat memory.
 """
 import functools
 import itertools
+import os
+import sys
 import threading
 import weakref
+
+import ops
 
 _next_seq = itertools.count().__next__   # global, so records of several threads still order
 
@@ -61,7 +65,7 @@ class Record:
     versions: (Version, value at save time) for each saved tensor, checked before use.
     """
     __slots__ = ("seq", "edges", "inputs", "versions", "out", "out_meta", "params", "saves",
-                 "released", "hooks", "retained", "__weakref__")
+                 "released", "hooks", "retained", "trace", "__weakref__")
     op = None          # set on each op's subclass
     is_function = False
     # None: the engine runs op's VJPs.  Records of autograd.Function applications override it
@@ -109,6 +113,46 @@ def record_type(name):
     if cls is None:
         cls = _record_types[name] = type(name, (Record,), {"__slots__": ()})
     return cls
+
+
+# ---- anomaly mode ------------------------------------------------------------------------
+# Global, as PyTorch's.  While it is on, Record.__init__ is swapped for a version that also
+# remembers the user's frame; while it is off the per-op path is exactly the plain one (not
+# even a flag test).  The engine reads `anomaly_enabled` once per record it replays.
+
+anomaly_enabled = False
+anomaly_check_nan = True
+_LIBRARY_DIRS = tuple(os.path.dirname(os.path.abspath(m)) + os.sep
+                      for m in (__file__, ops.__file__))
+_plain_init = Record.__init__
+
+
+def _user_frame():
+    """(file, line, function) of the first caller outside tape/ and ops/."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        f = f.f_back
+    return None if f is None else (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
+
+
+def _traced_init(self, *args):
+    _plain_init(self, *args)
+    self.trace = _user_frame()
+
+
+def set_anomaly_enabled(enabled, check_nan=True):
+    global anomaly_enabled, anomaly_check_nan
+    anomaly_enabled = bool(enabled)
+    anomaly_check_nan = bool(check_nan)
+    Record.__init__ = _traced_init if anomaly_enabled else _plain_init
+
+
+def is_anomaly_enabled():
+    return anomaly_enabled
+
+
+def is_anomaly_check_nan_enabled():
+    return anomaly_check_nan
 
 
 # ---- grad mode ---------------------------------------------------------------------------

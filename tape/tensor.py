@@ -194,6 +194,9 @@ def _inplace(self, op, args, params=_EMPTY):
     if recording and self._record is None and self._requires_grad:
         raise RuntimeError(_LEAF_INPLACE)
     if recording and self._base is not None:
+        if self._base._requires_grad and self._base._record is None:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
         # PyTorch rewrites the base's history (CopySlices); without it the base would silently
         # miss this gradient path, so refuse clearly.  x[k] = v on the base itself works.
         raise NotImplementedError(
@@ -329,8 +332,17 @@ class Tensor:
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
                                 f"type {type(value).__name__}")
             if value._data.shape != self._data.shape:
-                raise RuntimeError(f"assigned grad has data of a different size: "
-                                   f"{list(value._data.shape)} vs {list(self._data.shape)}")
+                raise RuntimeError(f"attempting to assign a gradient of size "
+                                   f"'{list(value._data.shape)}' to a tensor of size "
+                                   f"'{list(self._data.shape)}'. Please ensure that the gradient "
+                                   f"and the tensor are the same size")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype "
+                                   f"'{_format.torch_type_name(value._data.dtype).lower()}' to a "
+                                   f"tensor with grad_dtype "
+                                   f"'{_format.torch_type_name(self._data.dtype)}'. The gradient "
+                                   f"must match the tensor's grad_dtype (defaults to the "
+                                   f"tensor's dtype).")
         self._grad = value
 
     @property

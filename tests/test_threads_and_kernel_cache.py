@@ -1,4 +1,4 @@
-"""Per-thread tapes give every thread its own exact gradients; the kernel cache degrades safely."""
+"""Threads get exactly their serial gradients; the kernel cache is never stale, degrades safely."""
 import os
 import subprocess
 import sys
@@ -73,3 +73,73 @@ def test_unwritable_cache_directory_still_computes_with_one_warning(tmp_path):
     expected = e * np.array([1.0, 2.0]) + e + 2 * np.cos([1.0, 2.0])
     np.testing.assert_allclose(eval(grads), expected, rtol=1e-6)
     assert int(warnings_seen) == 1
+
+
+def test_each_thread_records_on_its_own_tape_and_no_grad_stays_in_its_thread():
+    from tape.tape import STATE
+    main_tape = STATE.tape
+    before = len(main_tape.records)
+    seen = {}
+    entered, release = threading.Event(), threading.Event()
+
+    def worker():
+        x = tape.ones(3, requires_grad=True)
+        y = (x * 2).exp().sum()                 # 3 records, on this thread's tape
+        seen["own tape"] = STATE.tape is not main_tape
+        seen["records"] = len(STATE.tape.records)
+        with tape.no_grad():
+            entered.set()
+            release.wait(5)
+            seen["worker no_grad"] = (x * 2).requires_grad
+        y.backward()
+        seen["grad"] = x.grad.numpy().tolist()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    entered.wait(5)
+    x = tape.ones(2, requires_grad=True)
+    seen["main while worker in no_grad"] = (x * 2).requires_grad   # 1 record on the main tape
+    release.set()
+    t.join()
+    assert seen["own tape"] and seen["records"] == 3
+    assert seen["worker no_grad"] is False and seen["main while worker in no_grad"] is True
+    assert len(main_tape.records) == before + 1
+    np.testing.assert_allclose(seen["grad"], [2 * np.exp(2.0)] * 3, rtol=1e-6)
+
+
+def test_a_tampered_kernel_file_is_rewritten_not_loaded(tmp_path, monkeypatch):
+    monkeypatch.setattr(codegen, "_cache_dir", str(tmp_path))
+    source = codegen.kernel_source("k_", ["x"], "x + 3.25")
+    first = codegen.load_module("tamper", source)
+    good = open(first.__file__).read()
+    del sys.modules[first.__name__]              # as a new process would see it
+    with open(first.__file__, "w") as f:         # same name, different kernel
+        f.write(good.replace("x + 3.25", "x + 300.0"))
+    second = codegen.load_module("tamper", source)
+    out = np.empty(2)
+    second.k_a(np.array([1.0, 2.0]), out)
+    np.testing.assert_array_equal(out, [4.25, 5.25])
+    assert open(second.__file__).read() == good
+
+
+def test_numba_disk_cache_never_serves_a_changed_formula_across_processes(tmp_path):
+    """A second process asks for the same kernel name with a new formula, then the old one:
+    it computes the new formula, and the old one comes from numba's on-disk cache."""
+    code = ("import sys, numpy as np\n"
+            "from ops import codegen\n"
+            "out = np.empty(1)\n"
+            "for factor in sys.argv[1:]:\n"
+            "    m = codegen.load_module('probe', codegen.kernel_source('k_', ['x'], "
+            "f'x * {factor}'))\n"
+            "    m.k_a(np.array([1.0]), out)\n"
+            "    print(out[0], sum(m.k_a.stats.cache_hits.values()))\n")
+    env = dict(os.environ, TAPE_CACHE_DIR=str(tmp_path))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def run(*factors):
+        out = subprocess.run([sys.executable, "-c", code, *factors], env=env, cwd=root,
+                             capture_output=True, text=True, check=True)
+        return [tuple(float(v) for v in line.split()) for line in out.stdout.splitlines()]
+
+    assert run("2.0") == [(2.0, 0.0)]                       # compiled, written to the cache
+    assert run("3.0", "2.0") == [(3.0, 0.0), (2.0, 1.0)]    # new formula compiled; old cached

@@ -9,3 +9,8 @@ from . import functional  # noqa: F401
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "Function",
            "gradcheck", "gradgradcheck", "GradcheckError", "Variable", "functional"]
+from .anomaly_mode import (detect_anomaly, is_anomaly_check_nan_enabled,  # noqa: E402
+                           is_anomaly_enabled, set_detect_anomaly)
+
+__all__ += ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
+            "is_anomaly_check_nan_enabled"]
