@@ -157,7 +157,7 @@ defop("squeeze", _squeeze, [_reshape_vjp], view=True)
 # ---- cat / stack: any number of inputs; each input's VJP slices its part of g -------------
 def _cat(*xs, dim=0):
     if not xs:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     # PyTorch skips 1-D empty tensors (legacy behaviour), so torch.cat([x, empty]) works.
     parts = [x for x in xs if not (x.ndim == 1 and x.size == 0)] or list(xs[:1])
     ref = parts[0]
@@ -246,7 +246,13 @@ defop("index_backward", _index_backward,
 
 def _index_put(x, value, key):
     res = x.copy()
-    res[key] = value
+    try:
+        res[key] = value
+    except ValueError:
+        target = res[key].shape
+        source = np.shape(value)
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(source)} cannot be "
+                           f"broadcast to indexing result of shape {list(target)}") from None
     return res
 
 

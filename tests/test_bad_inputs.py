@@ -73,6 +73,22 @@ def _set_grad(value):
     return setup
 
 
+def _function_backward_returning(grads_of):
+    """A custom Function whose backward returns grads_of(g): wrong count, shape or type."""
+    def setup(e):
+        class Broken(e.T.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, y):
+                return x * y
+
+            @staticmethod
+            def backward(ctx, g):
+                return grads_of(g)
+        e.out = Broken.apply(e.a, e.a).sum()
+        return lambda: e.out.backward()
+    return setup
+
+
 def bad(call):
     """A case without setup: `call(e)` is the bad call."""
     return lambda e: (lambda: call(e))
@@ -207,6 +223,42 @@ CASES = [
     ("assign grad of wrong dtype", _set_grad(lambda e: e.T.ones(2, 3, dtype=e.T.float64)),
      RuntimeError, r"gradient with dtype 'double' to a tensor with grad_dtype 'Float'"),
     ("zeros of negative size", bad(lambda e: e.T.zeros(-1)), RuntimeError, r"negative|-1"),
+    ("index out of range", bad(lambda e: e.a[5]), IndexError,
+     r"index 5 is out of bounds for (dimension|axis) 0 with size 2"),
+    ("index out of range in dim 1", bad(lambda e: e.a[:, 3]), IndexError,
+     r"index 3 is out of bounds for (dimension|axis) 1 with size 3"),
+    ("negative index out of range", bad(lambda e: e.v3[-4]), IndexError,
+     r"index -4 is out of bounds for (dimension|axis) 0 with size 3"),
+    ("too many indices", bad(lambda e: e.v3[0, 1]), IndexError, r"too many indices"),
+    ("integer-tensor index out of range", bad(lambda e: e.v3[e.T.tensor([0, 7])]), IndexError,
+     r"index 7 is out of bounds"),
+    ("boolean mask of the wrong shape", bad(lambda e: e.a[e.T.tensor([True, False, True])]),
+     IndexError, r"(mask \[3\]|boolean axis is 3)"),
+    ("assignment of the wrong shape", bad(lambda e: e.cube.__setitem__(0, e.T.ones(3))),
+     RuntimeError, r"\[3\].*\[2, 2\]"),
+    ("cat sizes", bad(lambda e: e.T.cat([e.a, e.T.ones(2, 2)])), RuntimeError,
+     r"Sizes of tensors must match except in dimension 0. Expected size 3 but got size 2 for "
+     r"tensor number 1"),
+    ("cat dim out of range", bad(lambda e: e.T.cat([e.a, e.a], dim=2)), IndexError,
+     r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)"),
+    ("cat of nothing", bad(lambda e: e.T.cat([])), ValueError, r"expected a non-empty list"),
+    ("stack sizes", bad(lambda e: e.T.stack([e.a, e.b])), RuntimeError,
+     r"stack expects each tensor to be equal size, but got \[2, 3\] at entry 0 and \[4, 3\]"),
+    ("split size 0", bad(lambda e: e.a.split(0)), RuntimeError, r"split_size can only be 0"),
+    ("squeeze dim out of range", bad(lambda e: e.a.squeeze(3)), IndexError,
+     r"expected to be in range of \[-2, 1\], but got 3"),
+    ("permute length", bad(lambda e: e.a.permute(0)), RuntimeError,
+     r"input.dim\(\) = 2 is not equal to len\(dims\) = 1"),
+    ("max dim out of range", bad(lambda e: e.a.max(dim=2)), IndexError, r"but got 2\)"),
+    ("softmax dim out of range", bad(lambda e: e.a.softmax(dim=-3)), IndexError,
+     r"but got -3\)"),
+    ("Function backward: wrong count", _function_backward_returning(lambda g: g), RuntimeError,
+     r"BrokenBackward returned an incorrect number of gradients \(expected 2, got 1\)"),
+    ("Function backward: wrong shape", _function_backward_returning(lambda g: (g.sum(0), g)),
+     RuntimeError, r"BrokenBackward returned an invalid gradient at index 0 - got \[3\] but "
+                   r"expected shape compatible with \[2, 3\]"),
+    ("Function backward: wrong type", _function_backward_returning(lambda g: ("no", g)),
+     RuntimeError, r"expected Variable or None \(got str\)"),
 ]
 
 

@@ -113,8 +113,8 @@ class BackwardCFunction(FunctionCtx, Record):
                                    f"at position {i + 1}, but the corresponding forward input "
                                    f"was not a Variable")
             if not isinstance(g, Tensor):
-                raise TypeError(f"function {name} returned a gradient of type "
-                                f"{type(g).__name__} at position {i + 1}; expected a Tensor")
+                raise RuntimeError(f"expected Variable or None (got {type(g).__name__}): "
+                                   f"function {name} returned it at position {i + 1}")
             if not _expandable(meta, g._data.shape):
                 raise RuntimeError(f"Function {name} returned an invalid gradient at index {i} "
                                    f"- got {list(g._data.shape)} but expected shape compatible "
