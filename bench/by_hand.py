@@ -126,7 +126,7 @@ def copy_bandwidth(n, repeats=5):
     src = np.ones(n, np.float32)
     dst = np.empty_like(src)
     np.copyto(dst, src)
-    reps = max(1, int(2e7 // n))
+    reps = max(1, min(20_000, int(2e7 // n)))   # ~20 ms per repeat at every size
     best = []
     for _ in range(repeats):
         t = time.perf_counter()

@@ -1,15 +1,11 @@
 """JAX peer: each workload's whole step (forward, backward, update) is one `jax.jit` function,
 so this is a compiled-graph baseline rather than an eager one.  Arrays are float32 (JAX's
 default), like every other peer."""
-import os
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-from . import data  # noqa: E402
+from . import data
 
 
 def builders(variant=None):
