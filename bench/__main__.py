@@ -53,7 +53,7 @@ def run_worker(args, env=None, timeout=3600):
     return {"error": f"worker exited {proc.returncode}: {tail[:200]}"}
 
 
-def run_cold(peer, workload, quick):
+def run_cold(peer, workload, quick, extra_env=None):
     """Empty cache: a fresh TAPE_CACHE_DIR/NUMBA_CACHE_DIR per run.  Warm: one run fills a
     directory, then the median of the runs that reuse it."""
     runs = {}
@@ -61,7 +61,7 @@ def run_cold(peer, workload, quick):
     try:
         empty = os.path.join(base, "empty")
         warm = os.path.join(base, "warm")
-        env = lambda d: {"TAPE_CACHE_DIR": d, "NUMBA_CACHE_DIR": d}  # noqa: E731
+        env = lambda d: dict(extra_env or {}, TAPE_CACHE_DIR=d, NUMBA_CACHE_DIR=d)  # noqa: E731
         runs["empty"] = run_worker(["cold", peer, "--workload", workload], env(empty))
         run_worker(["cold", peer, "--workload", workload], env(warm))
         warm_runs = [run_worker(["cold", peer, "--workload", workload], env(warm))
@@ -77,8 +77,11 @@ def run_cold(peer, workload, quick):
     return runs
 
 
-def collect(peers, sections, quick):
-    results = {"peers": {}, "missing": {}}
+BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def collect(peers, sections, quick, blas_threads=1):
+    results = {"peers": {}, "missing": {}, "blas_threads": blas_threads}
     timed = [s for s in sections if s in SECTIONS]
     for peer in peers:
         need = missing_module(peer)
@@ -87,11 +90,16 @@ def collect(peers, sections, quick):
             log(f"{peer}: not installed")
             continue
         res = results["peers"][peer] = {}
+        # numpy's OpenBLAS spins a thread per core; on a shared 2-core box those threads fight
+        # other jobs and a 64x1000 matmul step swings from 0.7 ms to 40 ms.  So BLAS is pinned
+        # (tape, numpy, autograd, PyTorch 1 thread), except in "torch", the default-threads peer.
+        env = ({v: str(blas_threads) for v in BLAS_VARS}
+               if blas_threads and peer != "torch" else {})
         if timed:
             log(f"{peer}: timing {','.join(timed)}")
             t = time.perf_counter()
             out = run_worker(["time", peer, "--sections", ",".join(timed)]
-                             + (["--quick"] if quick else []))
+                             + (["--quick"] if quick else []), env)
             res.update(out if "error" not in out else {s: out for s in timed})
             log(f"{peer}: {time.perf_counter() - t:.0f} s")
         if "memory" in sections:
@@ -99,10 +107,10 @@ def collect(peers, sections, quick):
             # Large blocks always from mmap, so freed arrays leave RSS at once and the readings
             # are live bytes rather than whatever glibc keeps in its heap.
             res["memory"] = run_worker(["memory", peer] + (["--quick"] if quick else []),
-                                       {"MALLOC_MMAP_THRESHOLD_": "65536"})
+                                       dict(env, MALLOC_MMAP_THRESHOLD_="65536"))
         if "cold" in sections:
             log(f"{peer}: cold start")
-            res["cold"] = {w: run_cold(peer, w, quick) for w in COLD_WORKLOADS}
+            res["cold"] = {w: run_cold(peer, w, quick, env) for w in COLD_WORKLOADS}
     return results
 
 
@@ -298,6 +306,9 @@ def main(argv=None):
                    help="comma-separated sections: " + ",".join(ALL_SECTIONS))
     p.add_argument("--peers", default=",".join(PEERS),
                    help="comma-separated peers: " + ",".join(PEERS))
+    p.add_argument("--blas-threads", type=int, default=1, metavar="N",
+                   help="BLAS/OpenMP threads for every peer but 'torch' (default 1; 0 leaves "
+                        "the libraries' defaults)")
     p.add_argument("--plot", metavar="PNG", help="draw the sweeps (needs matplotlib)")
     p.add_argument("--json", metavar="PATH", help="also write the raw results")
     p.add_argument("--load", metavar="PATH",
@@ -315,7 +326,7 @@ def main(argv=None):
         with open(args.load) as f:
             results = json.load(f)
     else:
-        results = collect(peers, sections, args.quick)
+        results = collect(peers, sections, args.quick, args.blas_threads)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
