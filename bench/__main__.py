@@ -81,36 +81,40 @@ BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def collect(peers, sections, quick, blas_threads=1):
+    """Section by section, each peer in a fresh worker: the peers of one row are measured
+    within seconds of each other, so a burst of other jobs on the machine skews a row's
+    ratios less than if each peer ran all its sections in one go (at ~1 s of imports per
+    worker)."""
     results = {"peers": {}, "missing": {}, "blas_threads": blas_threads}
-    timed = [s for s in sections if s in SECTIONS]
+    envs = {}
     for peer in peers:
         need = missing_module(peer)
         if need:
             results["missing"][peer] = f"not installed (no module {need!r})"
             log(f"{peer}: not installed")
             continue
-        res = results["peers"][peer] = {}
+        results["peers"][peer] = {}
         # numpy's OpenBLAS spins a thread per core; on a shared 2-core box those threads fight
         # other jobs and a 64x1000 matmul step swings from 0.7 ms to 40 ms.  So BLAS is pinned
         # (tape, numpy, autograd, PyTorch 1 thread), except in "torch", the default-threads peer.
-        env = ({v: str(blas_threads) for v in BLAS_VARS}
-               if blas_threads and peer != "torch" else {})
-        if timed:
-            log(f"{peer}: timing {','.join(timed)}")
+        envs[peer] = ({v: str(blas_threads) for v in BLAS_VARS}
+                      if blas_threads and peer != "torch" else {})
+    quick_flag = ["--quick"] if quick else []
+    for section in sections:
+        for peer, env in envs.items():
+            res = results["peers"][peer]
             t = time.perf_counter()
-            out = run_worker(["time", peer, "--sections", ",".join(timed)]
-                             + (["--quick"] if quick else []), env)
-            res.update(out if "error" not in out else {s: out for s in timed})
-            log(f"{peer}: {time.perf_counter() - t:.0f} s")
-        if "memory" in sections:
-            log(f"{peer}: memory")
-            # Large blocks always from mmap, so freed arrays leave RSS at once and the readings
-            # are live bytes rather than whatever glibc keeps in its heap.
-            res["memory"] = run_worker(["memory", peer] + (["--quick"] if quick else []),
-                                       dict(env, MALLOC_MMAP_THRESHOLD_="65536"))
-        if "cold" in sections:
-            log(f"{peer}: cold start")
-            res["cold"] = {w: run_cold(peer, w, quick, env) for w in COLD_WORKLOADS}
+            if section in SECTIONS:
+                out = run_worker(["time", peer, "--sections", section] + quick_flag, env)
+                res[section] = out.get(section, out)
+            elif section == "memory":
+                # Large blocks always from mmap, so freed arrays leave RSS at once and the
+                # readings are live bytes rather than whatever glibc keeps in its heap.
+                res["memory"] = run_worker(["memory", peer] + quick_flag,
+                                           dict(env, MALLOC_MMAP_THRESHOLD_="65536"))
+            else:
+                res["cold"] = {w: run_cold(peer, w, quick, env) for w in COLD_WORKLOADS}
+            log(f"{section} {peer}: {time.perf_counter() - t:.0f} s")
     return results
 
 
