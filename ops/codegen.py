@@ -1,10 +1,16 @@
 """Scalar formulas -> numba loop kernels, written to real .py files so numba can cache them.
 
 A formula such as "g * (1 - out * out)" is compiled into one numba function per pattern of
-array ('a') and scalar ('s') arguments, e.g. `dx_as(g_, out_, res)`.  Nothing is compiled
-until a pattern is first called with concrete dtypes (numba's lazy dispatch), and numba's
-on-disk cache (cache=True) makes later processes load it in milliseconds.  numba itself is
-only imported when the first kernel module is loaded, so `import tape` stays fast.
+array ('a') and scalar ('s') arguments, e.g. `dx_as(g_, out_, res)`, and per variant:
+  - `dx_as`: generic (integers, bools), the formula as written;
+  - `dx_as_f32`, `dx_as_f64`: literals typed to the float dtype, so float32 stays float32 (as
+    in PyTorch, and vectorisable: `1 + exp(x)` would otherwise promote to float64), and
+    `x ** y` with y in {1, 2, 3} computed by multiplication (exact, and no libm pow per element);
+  - `..._par`: the same loop with prange, for arrays past PARALLEL_MIN_SIZE elements.
+Nothing is compiled until a function is first called with concrete dtypes (numba's lazy
+dispatch), and numba's on-disk cache (cache=True) makes later processes load it in
+milliseconds.  numba itself is only imported when the first kernel module is loaded, so
+`import tape` stays fast.
 """
 import ast
 import hashlib
@@ -30,7 +36,18 @@ KERNEL_HEADER = '''\
 of this text, so a changed formula writes a new file instead of loading a stale kernel)."""
 import math
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+
+@njit(inline="always")
+def _pow(x, y):
+    if y == 2.0:
+        return x * x
+    if y == 1.0:
+        return x
+    if y == 3.0:
+        return x * x * x
+    return x ** y
 
 '''
 
@@ -50,29 +67,60 @@ class _ToNumba(ast.NodeTransformer):
         raise NameError(f"formula calls {name!r}, which codegen does not know")
 
 
-def scalar_expression(formula):
-    tree = ast.parse(formula, mode="eval")
-    return ast.unparse(_ToNumba().visit(tree))
+class _TypedFloats(ast.NodeTransformer):
+    """For a float variant: numeric literals become np.float32(...)/np.float64(...), and
+    x ** y becomes _pow(x, y)."""
+
+    def __init__(self, np_type):
+        self.np_type = np_type
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            return ast.parse(f"np.{self.np_type}({node.value!r})", mode="eval").body
+        return node
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow):
+            return ast.Call(func=ast.Name(id="_pow", ctx=ast.Load()),
+                            args=[node.left, node.right], keywords=[])
+        return node
+
+
+def scalar_expression(formula, np_type=None):
+    tree = _ToNumba().visit(ast.parse(formula, mode="eval"))
+    if np_type is not None:
+        tree = _TypedFloats(np_type).visit(tree)
+    return ast.unparse(ast.fix_missing_locations(tree))
 
 
 def names_in(formula):
     return {n.id for n in ast.walk(ast.parse(formula, mode="eval")) if isinstance(n, ast.Name)}
 
 
+# (function-name suffix, numpy type name for typed literals or None for the generic variant)
+VARIANTS = (("", None), ("_f32", "float32"), ("_f64", "float64"))
+VARIANT_OF_DTYPE = {"f": "_f32", "d": "_f64"}   # numpy dtype.char -> suffix; others generic
+
+
 def kernel_source(kernel_name, argnames, formula):
-    """All array/scalar patterns of one formula as numba functions <kernel_name><pattern>."""
-    expr = scalar_expression(formula)
+    """Every pattern and variant of one formula: <kernel_name><pattern><variant>[_par]."""
     chunks = []
-    for pattern in itertools.product("as", repeat=len(argnames)):
-        params = ", ".join(f"{a}_" for a in argnames)
-        loads = "\n".join(
-            f"        {a} = {a}_[i]" if kind == "a" else f"        {a} = {a}_"
-            for a, kind in zip(argnames, pattern))
-        chunks.append(
-            f"@njit(cache=True, error_model='numpy', nogil=True)\n"
-            f"def {kernel_name}{''.join(pattern)}({params}, res):\n"
-            f"    for i in range(res.size):\n{loads}\n"
-            f"        res[i] = {expr}\n")
+    params = ", ".join(f"{a}_" for a in argnames)
+    for suffix, np_type in VARIANTS:
+        expr = scalar_expression(formula, np_type)
+        for pattern in itertools.product("as", repeat=len(argnames)):
+            loads = "\n".join(
+                f"        {a} = {a}_[i]" if kind == "a" else f"        {a} = {a}_"
+                for a, kind in zip(argnames, pattern))
+            name = f"{kernel_name}{''.join(pattern)}{suffix}"
+            for par, loop in (("", "range"), ("_par", "prange")):
+                chunks.append(
+                    f"@njit(cache=True, error_model='numpy', nogil=True"
+                    f"{', parallel=True' if par else ''})\n"
+                    f"def {name}{par}({params}, res):\n"
+                    f"    for i in {loop}(res.size):\n{loads}\n"
+                    f"        res[i] = {expr}\n")
     return "\n\n".join(chunks)
 
 

@@ -20,6 +20,10 @@ from .registry import NON_DIFFERENTIABLE, OPS, Op, register
 # "any" ops keep the promoted dtype (+, *), "compare" ops compute promoted and return bool.
 FLOAT, ANY, COMPARE = "float", "any", "compare"
 _ndarray = np.ndarray
+VARIANT_OF_DTYPE = codegen.VARIANT_OF_DTYPE
+# Past this many elements the prange kernels win on this 2-core machine (measured float32:
+# mul 5.9 vs 5.1 us and sigmoid 49 vs 36 us at 16,384; serial wins at 4,096).
+PARALLEL_MIN_SIZE = 1 << 14
 
 
 def _shape_of(args):
@@ -83,6 +87,9 @@ class ElementwiseKernels:
             else:
                 flat.append(compute_dtype.type(a))
                 pattern += "s"
+        pattern += VARIANT_OF_DTYPE.get(compute_dtype.char, "")
+        if res.size >= PARALLEL_MIN_SIZE:
+            pattern += "_par"
         fn = self.functions.get(name + pattern) or self.function(name, pattern)
         fn(*flat, res.reshape(-1))
         return res

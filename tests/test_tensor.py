@@ -187,3 +187,25 @@ def test_arithmetic_matches_numpy_with_broadcasting():
         assert got.shape == want.shape
         assert got.numpy().dtype == want.dtype
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+
+
+def test_large_arrays_take_the_parallel_kernels_with_the_same_values():
+    from ops import elementwise
+    n = 2 * elementwise.PARALLEL_MIN_SIZE + 3
+    rng = np.random.default_rng(5)
+    a = rng.uniform(0.5, 2.0, n)
+    b = rng.uniform(0.5, 2.0, n)
+    for dtype, rtol in ((np.float32, 1e-6), (np.float64, 1e-14)):
+        x = tape.tensor(a.astype(dtype), requires_grad=True)
+        y = tape.tensor(b.astype(dtype), requires_grad=True)
+        out = (x * y + 0.5).sigmoid() ** 2 / y
+        out.sum().backward()
+        xs, ys = a.astype(dtype), b.astype(dtype)
+        s = 1 / (1 + np.exp(-(xs * ys + dtype(0.5))))
+        np.testing.assert_allclose(out.detach().numpy(), s ** 2 / ys, rtol=rtol)
+        ds = 2 * s * s * (1 - s) / ys                 # d(out)/d(inner), inner = x*y + 0.5
+        np.testing.assert_allclose(x.grad.numpy(), ds * ys, rtol=10 * rtol)
+        np.testing.assert_allclose(y.grad.numpy(), ds * xs - s ** 2 / ys ** 2, rtol=10 * rtol)
+        assert out.dtype == tape.tensor(xs).dtype
+    from ops import OPS
+    assert any(key.endswith("_par") for key in OPS["sigmoid"].kernels.functions)
