@@ -94,6 +94,26 @@ class ElementwiseKernels:
         fn(*flat, res.reshape(-1))
         return res
 
+    def launch_uniform(self, name, args, dtype, out_dtype, shape):
+        """launch() when every array already has `dtype` and `shape` (nothing to broadcast or
+        cast): the per-op hot path for small tensors, so it does only what that case needs."""
+        res = np.empty(shape, out_dtype)
+        flat = []
+        pattern = ""
+        for a in args:
+            if type(a) is _ndarray:
+                flat.append(a.ravel())
+                pattern += "a"
+            else:
+                flat.append(dtype.type(a))
+                pattern += "s"
+        pattern += VARIANT_OF_DTYPE.get(dtype.char, "")
+        if res.size >= PARALLEL_MIN_SIZE:
+            pattern += "_par"
+        fn = self.functions.get(name + pattern) or self.function(name, pattern)
+        fn(*flat, res.reshape(-1))
+        return res
+
 
 def _compile_formula(argnames, formula):
     """The gradient formula as a Python function over ndarrays or Tensors, using ops."""
@@ -139,8 +159,8 @@ def elementwise(name, formula, kind=FLOAT, backward_name=None, guard=None, **gra
                 break
         else:
             if dtype is not None and dtype.kind == "f":
-                return kernels.launch("fwd_", args, dtype,
-                                      BOOL if out_kind == COMPARE else dtype, shape)
+                return kernels.launch_uniform("fwd_", args, dtype,
+                                              BOOL if out_kind == COMPARE else dtype, shape)
         dtype = result_dtype(args)
         if guard is not None and dtype.kind != "f":
             guard(*args)
@@ -149,16 +169,26 @@ def elementwise(name, formula, kind=FLOAT, backward_name=None, guard=None, **gra
         out_dtype = BOOL if out_kind == COMPARE else dtype
         return kernels.launch("fwd_", args, dtype, out_dtype, _shape_of(args))
 
+    # Per input: how its fused kernel's arguments are picked from (g, out, *inputs).
+    positions = {"g": 0, "out": 1, **{a: 2 + k for k, a in enumerate(argnames)}}
+    vjp_plans = [None if f is None else
+                 ("d" + a + "_", [positions[n] for n in specs["d" + a + "_"][0]])
+                 for a, f in zip(argnames, grad_formulas)]
+
     def fused_vjp(i, g, out, *inputs):
         f = grad_formulas[i]
         if f == "g":
             return g
         if f == "-g":
             return np.negative(g)
-        argn, reads_out = specs["d" + argnames[i] + "_"][0], reads[i][1]
-        values = dict(zip(argnames, inputs), g=g, out=out)
-        return kernels.launch("d" + argnames[i] + "_", [values[n] for n in argn],
-                              g.dtype, g.dtype, g.shape)
+        name, picks = vjp_plans[i]
+        values = (g, out) + inputs
+        args = [values[p] for p in picks]
+        dtype, shape = g.dtype, g.shape
+        for a in args:
+            if type(a) is _ndarray and (a.shape != shape or a.dtype != dtype):
+                return kernels.launch(name, args, dtype, dtype, shape)
+        return kernels.launch_uniform(name, args, dtype, dtype, shape)
 
     save_plans = {}
     for mask in range(1, 1 << len(argnames)):

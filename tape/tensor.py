@@ -79,43 +79,51 @@ def check_view_is_current(view):
 def _record(op, args, params, outs, results):
     """Append the record of `op` applied to `args` that produced `outs` (all Tensors)."""
     mask = 0
+    bit = 1
     edges = []
-    for i, a in enumerate(args):
+    for a in args:
         if isinstance(a, Tensor) and a._requires_grad:
             if a._base is not None:
                 check_view_is_current(a)
-            mask |= 1 << i
-            edges.append((a._record, a._out_index) if a._record is not None else (a, 0))
+            mask |= bit
+            rec = a._record
+            edges.append((rec, a._out_index) if rec is not None else (a, 0))
         else:
             edges.append(None)
+        bit <<= 1
     saved_idx, saves_out = op.save_plan(mask)
-    inputs = []
+    # What each VJP reads: saved tensors; for an unsaved tensor, its shape and dtype only (and
+    # not even that for elementwise ops, whose gradient formulas read nothing they do not save).
+    inputs = list(args)
     versions = []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             if i in saved_idx:
-                inputs.append(a)
-                v = _version_of(a)
+                v = a._version
+                if v is None:
+                    v = a._version = Version()
                 versions.append((v, v.value))
             else:
-                inputs.append(InputMeta(a._data.shape, a._data.dtype))
-        else:
-            inputs.append(a)
-    single = op.n_outputs == 1
+                inputs[i] = None if op.fused_vjp is not None else InputMeta(a._data.shape,
+                                                                            a._data.dtype)
+    if op.n_outputs == 1:
+        out_meta = ((results.shape, results.dtype),)
+    else:
+        out_meta = tuple((r.shape, r.dtype) for r in results)
     if saves_out:
         for o in outs:
             v = _version_of(o)
             versions.append((v, v.value))
-    out_meta = tuple((r.shape, r.dtype) for r in ((results,) if single else results))
     rec = op.record_type(tuple(edges), tuple(inputs), tuple(versions),
-                         (results if saves_out else None), out_meta, params,
+                         results if saves_out else None, out_meta, params,
                          bool(saved_idx) or saves_out)
-    for k, o in enumerate(outs):
-        if o._data.dtype.kind not in "fc":
-            continue   # integer outputs (max's indices) never require grad, as in PyTorch
-        o._requires_grad = True
-        o._record = rec
-        o._out_index = k
+    k = 0
+    for o in outs:
+        if o._data.dtype.kind in "fc":   # integer outputs (max's indices) never require grad
+            o._requires_grad = True
+            o._record = rec
+            o._out_index = k
+        k += 1
     return rec
 
 
