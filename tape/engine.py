@@ -90,9 +90,9 @@ def _input_grads(rec, grads, create_graph):
     inputs = [a._data if isinstance(a, Tensor) else a for a in rec.inputs]
     g = grads[0] if n_out == 1 else grads
     out = rec.out
-    if out is None and n_out == 1:
-        out = InputMeta(*rec.out_meta[0])   # the VJP may read the output's shape, not values
     fused = op.fused_vjp
+    if out is None and n_out == 1 and fused is None:
+        out = InputMeta(*rec.out_meta[0])   # the VJP may read the output's shape, not values
     result = []
     for i, edge in enumerate(rec.edges):
         if edge is None:
@@ -188,11 +188,14 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         if _tape.anomaly_enabled and _tape.anomaly_check_nan:
             _check_nan(rec, in_grads)
         for edge, g in zip(rec.edges, in_grads):
-            if edge is not None and g is not None:
-                node, idx = edge
-                meta = (node.out_meta[idx] if not isinstance(node, Tensor)
-                        else (node._data.shape, node._data.dtype))
-                send(edge, _fit(g, meta[0], meta[1], create_graph))
+            if edge is None or g is None:
+                continue
+            node, idx = edge
+            shape, dtype = ((node._data.shape, node._data.dtype) if isinstance(node, Tensor)
+                            else node.out_meta[idx])
+            if create_graph or g.shape != shape or g.dtype != dtype:
+                g = _fit(g, shape, dtype, create_graph)   # unbroadcast, cast back
+            send(edge, g)
         if not retain_graph and rec.saves:
             rec.inputs = None
             rec.out = None
