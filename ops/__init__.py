@@ -13,8 +13,8 @@ OPS maps each name to its Op; NON_DIFFERENTIABLE lists the ones without a deriva
 This package never imports tape: tape binds its Tensor type in registry.bind_tensor_type.
 """
 from . import elementwise, linalg, reductions, shape  # noqa: F401  (each registers its ops)
-from .registry import NON_DIFFERENTIABLE, OPS, InputMeta, Op, bind_tensor_type, is_tensor
+from .registry import NON_DIFFERENTIABLE, OPS, InputMeta, Op, bind_tensor_type
 
 elementwise._attach_vjps()
 
-__all__ = ["OPS", "NON_DIFFERENTIABLE", "Op", "InputMeta", "bind_tensor_type", "is_tensor"]
+__all__ = ["OPS", "NON_DIFFERENTIABLE", "Op", "InputMeta", "bind_tensor_type"]

@@ -182,9 +182,13 @@ def elementwise(name, formula, kind=FLOAT, backward_name=None, guard=None, **gra
         if f == "-g":
             return np.negative(g)
         name, picks = vjp_plans[i]
+        dtype, shape = g.dtype, g.shape
+        if not g.flags.c_contiguous and not any(g.strides):
+            # g is one value broadcast (the gradient of sum/mean): a scalar to the kernel,
+            # rather than a full-size copy made only to be read once.
+            g = g[(0,) * g.ndim]
         values = (g, out) + inputs
         args = [values[p] for p in picks]
-        dtype, shape = g.dtype, g.shape
         for a in args:
             if type(a) is _ndarray and (a.shape != shape or a.dtype != dtype):
                 return kernels.launch(name, args, dtype, dtype, shape)

@@ -102,7 +102,3 @@ def register(op):
 
 def defop(name, forward, vjps=(), **kw):
     return register(Op(name, forward, vjps, **kw))
-
-
-def is_tensor(x):
-    return _tensor_type is not None and isinstance(x, _tensor_type)

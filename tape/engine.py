@@ -7,6 +7,7 @@ ndarrays, unrecorded (elementwise ops in one fused kernel per input); with it th
 Tensors under grad mode, so the backward pass is itself on the tape.
 """
 import linecache
+import sys
 import warnings
 
 import numpy as np
@@ -60,6 +61,14 @@ def _fit(g, shape, dtype, create_graph):
     if g.dtype != dtype:
         g = g.astype(dtype)
     return g
+
+
+def _unshared(array):
+    """Whether `array` owns its memory and nothing but the caller's one variable refers to it:
+    a fresh kernel result may become a leaf's .grad as it is; a gradient that add passed to
+    both inputs, a seed the user still holds, or a view must be copied first."""
+    # getrefcount sees: the caller's variable, this function's argument, its own argument.
+    return array.base is None and sys.getrefcount(array) <= 3
 
 
 def _run_hooks(hooks, g, create_graph):
@@ -220,7 +229,8 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         STATE.grad_enabled = prev_mode
         tape.replaying -= 1
 
-    for key, (leaf, g) in leaves.items():
+    for key in list(leaves):
+        leaf, g = leaves.pop(key)
         if leaf._hooks:
             g = _run_hooks(leaf._hooks, g, create_graph)
         if key in (capture or ()):
@@ -231,7 +241,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         if create_graph:
             leaf._grad = g if leaf._grad is None else leaf._grad + g
         elif leaf._grad is None:
-            leaf._grad = _wrap(np.array(g, copy=True))   # g may be shared with another path
+            leaf._grad = _wrap(g if _unshared(g) else np.array(g, copy=True))
         elif leaf._grad._requires_grad:
             leaf._grad = _wrap(leaf._grad._data + g)
         else:

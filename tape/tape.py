@@ -67,7 +67,6 @@ class Record:
     __slots__ = ("seq", "edges", "inputs", "versions", "out", "out_meta", "params", "saves",
                  "released", "hooks", "retained", "trace", "__weakref__")
     op = None          # set on each op's subclass
-    is_function = False
     # None: the engine runs op's VJPs.  Records of autograd.Function applications override it
     # with python_backward(grads, create_graph) -> one gradient per edge.
     python_backward = None

@@ -267,3 +267,23 @@ def test_import_does_not_import_numba():
     code = "import sys, tape; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_leaf_grads_never_alias_each_other_or_the_callers_arrays():
+    # add hands the same gradient array to both inputs; each .grad must still be its own.
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = tape.tensor([3.0, 4.0], requires_grad=True)
+    s = (x + y).sum()
+    s.backward(retain_graph=True)
+    assert not np.shares_memory(x.grad.numpy(), y.grad.numpy())
+    s.backward()                                   # accumulates in place into x.grad only
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(y.grad.numpy(), [2.0, 2.0])
+    # a gradient the caller passes in stays the caller's
+    v = tape.tensor([1.0, 1.0])
+    z = tape.tensor([1.0, 2.0], requires_grad=True)
+    (z * 1).backward(v)
+    z.backward(v)
+    assert not np.shares_memory(z.grad.numpy(), v.numpy())
+    np.testing.assert_array_equal(v.numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(z.grad.numpy(), [2.0, 2.0])
