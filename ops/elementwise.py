@@ -87,12 +87,7 @@ class ElementwiseKernels:
             else:
                 flat.append(compute_dtype.type(a))
                 pattern += "s"
-        pattern += VARIANT_OF_DTYPE.get(compute_dtype.char, "")
-        if res.size >= PARALLEL_MIN_SIZE:
-            pattern += "_par"
-        fn = self.functions.get(name + pattern) or self.function(name, pattern)
-        fn(*flat, res.reshape(-1))
-        return res
+        return self.run(name, pattern, compute_dtype, flat, res)
 
     def launch_uniform(self, name, args, dtype, out_dtype, shape):
         """launch() when every array already has `dtype` and `shape` (nothing to broadcast or
@@ -107,6 +102,10 @@ class ElementwiseKernels:
             else:
                 flat.append(dtype.type(a))
                 pattern += "s"
+        return self.run(name, pattern, dtype, flat, res)
+
+    def run(self, name, pattern, dtype, flat, res):
+        """Call the kernel for this pattern, dtype variant and size (serial or prange)."""
         pattern += VARIANT_OF_DTYPE.get(dtype.char, "")
         if res.size >= PARALLEL_MIN_SIZE:
             pattern += "_par"

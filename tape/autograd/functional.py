@@ -94,21 +94,27 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
             _unpack(_post(grads, create_graph), is_inputs_tuple))
 
 
+def _inputs_and_v(inputs, v, create_graph, fn_name):
+    """jvp/hvp/vhp: inputs as a prepared tuple, and v (ones for one single-element input)."""
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+    inputs = _prepare(inputs, create_graph)
+    if v is None:
+        if len(inputs) != 1 or inputs[0]._data.size != 1:
+            raise RuntimeError("The vector v can only be None if the input to the "
+                               "user-provided function is a single Tensor with a single "
+                               "element.")
+        v = (_wrap(np.ones(inputs[0]._data.shape, inputs[0]._data.dtype)),)
+    else:
+        _, v = _as_tuple(v, "v", fn_name)
+        _validate_v(v, inputs, fn_name)
+    return is_inputs_tuple, inputs, v
+
+
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v), by the double-backward trick: J v = d/du <u, J v>... = grad of
     (u^T J) v with respect to u."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
-        inputs = _prepare(inputs, create_graph)
-        if v is None:
-            if len(inputs) != 1 or inputs[0]._data.size != 1:
-                raise RuntimeError("The vector v can only be None if the input to the "
-                                   "user-provided function is a single Tensor with a single "
-                                   "element.")
-            v = (_wrap(np.ones(inputs[0]._data.shape, inputs[0]._data.dtype)),)
-        else:
-            _, v = _as_tuple(v, "v", "jvp")
-            _validate_v(v, inputs, "jvp")
+        is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, create_graph, "jvp")
         is_outputs_tuple, outputs = _as_tuple(func(*inputs),
                                               "outputs of the user-provided function", "jvp")
         us = tuple(_wrap(np.zeros(o._data.shape, o._data.dtype), True) for o in outputs)
@@ -222,17 +228,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
 
 def _second_order(func, inputs, v, create_graph, strict, fn_name):
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
-        inputs = _prepare(inputs, create_graph)
-        if v is None:
-            if len(inputs) != 1 or inputs[0]._data.size != 1:
-                raise RuntimeError("The vector v can only be None if the input to the "
-                                   "user-provided function is a single Tensor with a single "
-                                   "element.")
-            v = (_wrap(np.ones(inputs[0]._data.shape, inputs[0]._data.dtype)),)
-        else:
-            _, v = _as_tuple(v, "v", fn_name)
-            _validate_v(v, inputs, fn_name)
+        is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, create_graph, fn_name)
         out = _scalar_output(func, inputs, fn_name)
         first = [None] * len(inputs)
         if out._requires_grad:
