@@ -74,7 +74,7 @@ class ElementwiseKernels:
         pattern = ""
         for a in args:
             if type(a) is _ndarray:
-                if a.size == 1 and res.size != 1 or a.ndim == 0:
+                if (a.size == 1 and res.size != 1) or a.ndim == 0:   # a scalar to the kernel
                     flat.append(_scalar_of(a, compute_dtype))
                     pattern += "s"
                     continue

@@ -37,15 +37,13 @@ def _modified_error(version, expected, meta):
         f"torch.autograd.set_detect_anomaly(True).")
 
 
-def _check_saved(rec):
+def check_saved(rec):
+    """Before a record's saved tensors are read: not freed, and not modified in place since."""
     if rec.released:
         raise RuntimeError(FREED)
-    for k, (counter, value) in enumerate(rec.versions):
+    for counter, value, shape, dtype in rec.versions:
         if counter.value != value:
-            # versions lists the saved inputs in order, then the saved output
-            metas = [(i._data.shape, i._data.dtype) for i in rec.inputs if isinstance(i, Tensor)]
-            meta = metas[k] if k < len(metas) else rec.out_meta[0]
-            raise _modified_error(counter.value, value, meta)
+            raise _modified_error(counter.value, value, (shape, dtype))
 
 
 def _fit(g, shape, dtype, create_graph):
@@ -83,7 +81,7 @@ def _input_grads(rec, grads, create_graph):
     """The gradient for each input of `rec` (None where no edge or no gradient)."""
     op = rec.op
     if rec.saves:
-        _check_saved(rec)
+        check_saved(rec)
     n_out = len(rec.out_meta)
     if create_graph:
         if rec.out is not None:

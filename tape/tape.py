@@ -44,9 +44,6 @@ class _ThreadState(threading.local):
 STATE = _ThreadState()
 
 
-def current_tape():
-    return STATE.tape
-
 
 class Version:
     """A version counter shared by a tensor and its views; in-place ops bump it."""
@@ -62,7 +59,8 @@ class Record:
 
     edges[i]: where input i's gradient goes: (record, output index), (leaf tensor, 0), or None.
     inputs[i]: what the VJP reads for input i: the saved Tensor, an InputMeta, or a scalar.
-    versions: (Version, value at save time) for each saved tensor, checked before use.
+    versions: (Version, value at save time, shape, dtype) per saved tensor, checked before use
+    (shape and dtype name the tensor in the error).
     """
     __slots__ = ("seq", "edges", "inputs", "versions", "out", "out_meta", "params", "saves",
                  "released", "hooks", "retained", "trace", "__weakref__")

@@ -57,11 +57,13 @@ def _to_array(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+# What may stand beside a Tensor in an op: Python and numpy scalars.
+_SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
+
+
 def _unwrap_scalar(x):
-    """Python scalars pass to kernels as they are; anything else must be a Tensor."""
-    if isinstance(x, (int, float, bool, np.number, np.bool_)):
-        return x
-    if isinstance(x, np.ndarray):
+    """Scalars and ndarrays pass to kernels as they are; anything else is an error."""
+    if isinstance(x, (_SCALAR_TYPES, np.ndarray)):
         return x
     raise TypeError(f"unsupported operand type: {type(x).__name__}")
 
@@ -102,7 +104,7 @@ def _record(op, args, params, outs, results):
                 v = a._version
                 if v is None:
                     v = a._version = Version()
-                versions.append((v, v.value))
+                versions.append((v, v.value, a._data.shape, a._data.dtype))
             else:
                 inputs[i] = None if op.fused_vjp is not None else InputMeta(a._data.shape,
                                                                             a._data.dtype)
@@ -113,7 +115,7 @@ def _record(op, args, params, outs, results):
     if saves_out:
         for o in outs:
             v = _version_of(o)
-            versions.append((v, v.value))
+            versions.append((v, v.value, o._data.shape, o._data.dtype))
     rec = op.record_type(tuple(edges), tuple(inputs), tuple(versions),
                          results if saves_out else None, out_meta, params,
                          bool(saved_idx) or saves_out)
@@ -162,7 +164,7 @@ def _binary(op, a, b):
         return out
     if isinstance(b, np.ndarray):
         return _binary(op, a, _wrap(b))   # a constant (VJPs mix Tensors with index masks)
-    if not isinstance(b, (int, float, bool, np.number, np.bool_)):
+    if not isinstance(b, _SCALAR_TYPES):
         return NotImplemented
     result = op.forward(a._data, b)
     out = _wrap(result)
@@ -175,7 +177,7 @@ def _rbinary(op, a, b):
     """`scalar <op> tensor`: the scalar is the op's first argument."""
     if isinstance(b, np.ndarray):
         return _binary(op, _wrap(b), a)
-    if not isinstance(b, (int, float, bool, np.number, np.bool_)):
+    if not isinstance(b, _SCALAR_TYPES):
         return NotImplemented
     result = op.forward(b, a._data)
     out = _wrap(result)

@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from ..engine import FREED, _modified_error
+from ..engine import check_saved
 from ..tape import STATE, Record, no_grad
 from ..tensor import Tensor, _version_of, _wrap
 
@@ -62,12 +62,7 @@ class BackwardCFunction(FunctionCtx, Record):
     def saved_tensors(self):
         if not self._recorded:
             return tuple(self._to_save)
-        if self.released:
-            raise RuntimeError(FREED)
-        for counter, value in self.versions:
-            if counter.value != value:
-                shape, dtype = self._version_meta[id(counter)]
-                raise _modified_error(counter.value, value, (shape, dtype))
+        check_saved(self)
         result = []
         for s in self.inputs:
             if isinstance(s, _SavedOutput):
@@ -203,21 +198,19 @@ def _record(ctx, args, outputs):
     ctx._output_tensor = tuple(isinstance(o, Tensor) for o in outs)
     out_index = {id(original[p]): k for k, p in enumerate(positions)}
 
-    saved, versions, version_meta, keep_out = [], [], {}, False
+    saved, versions, keep_out = [], [], False
     for t in ctx._to_save:
         if t is None:
             saved.append(None)
             continue
         k = out_index.get(id(t))
         v = _version_of(tensor_outs[k] if k is not None else t)
-        versions.append((v, v.value))
-        version_meta[id(v)] = (t._data.shape, t._data.dtype)
+        versions.append((v, v.value, t._data.shape, t._data.dtype))
         if k is not None and id(t) not in arg_ids:
             saved.append(_SavedOutput(k, v))
             keep_out = True
         else:
             saved.append(t)
-    ctx._version_meta = version_meta
     ctx._input_meta = tuple(a._data.shape if isinstance(a, Tensor) else None for a in args)
     out_meta = tuple((o._data.shape, o._data.dtype) for o in tensor_outs)
     Record.__init__(ctx, edges, tuple(saved), tuple(versions),
