@@ -553,3 +553,24 @@ def test_gradient_tape_persistent_unconnected_stop_recording_and_nesting():
     d2y = outer.gradient(dy, x)
     np.testing.assert_allclose(dy._data, [12.0])
     np.testing.assert_allclose(d2y._data, [12.0])
+
+
+def test_functional_strict_mode_and_zeros_for_unreached_inputs():
+    F = tape.autograd.functional
+    a, b = t64([1.0, 2.0]), t64([3.0])
+
+    def uses_a_only(x, y):
+        return (x * x).sum() + 0 * x.sum()
+
+    _, (ga, gb) = F.vjp(uses_a_only, (a, b))
+    np.testing.assert_array_equal(ga.numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(gb.numpy(), [0.0])
+    with pytest.raises(RuntimeError, match="independent of input 1.*strict mode"):
+        F.vjp(uses_a_only, (a, b), strict=True)
+    (haa, hab), (hba, hbb) = F.hessian(uses_a_only, (a, b))
+    np.testing.assert_array_equal(haa.numpy(), [[2.0, 0.0], [0.0, 2.0]])
+    np.testing.assert_array_equal(hbb.numpy(), [[0.0]])
+    with pytest.raises(RuntimeError, match="independent of input 1.*strict mode"):
+        F.hessian(uses_a_only, (a, b), strict=True)
+    _, jv = F.jvp(lambda x, y: x * 2, (a, b), (t64([1.0, 1.0]), t64([1.0])))
+    np.testing.assert_array_equal(jv.numpy(), [2.0, 2.0])

@@ -64,12 +64,17 @@ def _grads_or_zeros(outputs, inputs, grad_outputs, create_graph, strict, what):
     if pairs:
         grads = list(_grad([o for o, _ in pairs], inputs, [g for _, g in pairs],
                            retain_graph=True, create_graph=create_graph, allow_unused=True))
+    return _zeros_for_missing(grads, inputs, strict)
+
+
+def _zeros_for_missing(grads, like, strict):
+    """A gradient the graph did not reach is zeros shaped like like[i] (an error if strict)."""
     for i, g in enumerate(grads):
         if g is None:
             if strict:
                 raise RuntimeError(f"The output of the user-provided function is independent "
                                    f"of input {i}. This is not allowed in strict mode.")
-            grads[i] = _wrap(np.zeros(inputs[i]._data.shape, inputs[i]._data.dtype))
+            grads[i] = _wrap(np.zeros(like[i]._data.shape, like[i]._data.dtype))
     return grads
 
 
@@ -128,13 +133,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         if terms:
             result = list(_grad([g for g, _ in terms], us, [vi for _, vi in terms],
                                 create_graph=create_graph, allow_unused=True))
-        for k, r in enumerate(result):
-            if r is None:
-                if strict:
-                    raise RuntimeError(f"The output of the user-provided function is "
-                                       f"independent of input {k}. This is not allowed in "
-                                       f"strict mode.")
-                result[k] = _wrap(np.zeros(outputs[k]._data.shape, outputs[k]._data.dtype))
+        result = _zeros_for_missing(result, outputs, strict)
     return (_unpack(_post(outputs, create_graph), is_outputs_tuple),
             _unpack(_post(result, create_graph), is_outputs_tuple))
 
@@ -214,13 +213,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
             grads = [None] * len(inp)
         else:
             grads = list(_grad(out, inp, create_graph=True, allow_unused=True))
-        for i, g in enumerate(grads):
-            if g is None:
-                if strict:
-                    raise RuntimeError(f"The output of the user-provided function is "
-                                       f"independent of input {i}. This is not allowed in "
-                                       f"strict mode.")
-                grads[i] = _wrap(np.zeros(inp[i]._data.shape, inp[i]._data.dtype))
+        grads = _zeros_for_missing(grads, inp, strict)
         return tuple(grads) if is_inputs_tuple else grads[0]
 
     return jacobian(jac_func, inputs, create_graph=create_graph, strict=strict)
