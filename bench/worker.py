@@ -97,6 +97,10 @@ def tape_saved_bytes():
         rec = ref()
         if rec is None or getattr(rec, "released", False):
             continue
+        if hasattr(rec, "externals"):   # a lane block: its buffer region, while rows need it
+            from tape import lane
+            total += lane.held_bytes(rec)
+            continue
         outs = rec.out if isinstance(rec.out, tuple) else (rec.out,)
         saved = [getattr(i, "_data", None) for i in (rec.inputs or ())]
         for buf in list(outs) + saved:

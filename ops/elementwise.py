@@ -205,6 +205,7 @@ def elementwise(name, formula, kind=FLOAT, backward_name=None, guard=None, **gra
     op = Op(name, forward, [None] * len(argnames), fused_vjp=fused_vjp, save_plans=save_plans,
             backward_name=backward_name)
     op.kernels = kernels
+    op.formula = formula
     op.grad_formulas = grad_formulas
     op.argnames = argnames
     register(op)

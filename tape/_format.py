@@ -154,7 +154,7 @@ def tensor_repr(t, prefix="tensor("):
             suffixes.append(f"dtype=tape.{a.dtype.name}")
         body = array_str(a, indent)
     if t._record is not None:
-        suffixes.append(f"grad_fn=<{type(t._record).__name__}>")
+        suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")
     elif t._requires_grad:
         suffixes.append("requires_grad=True")
     return _add_suffixes(prefix + body, suffixes, indent)

@@ -15,6 +15,8 @@ import numpy as np
 from ops.broadcast import sum_to_array
 from ops import OPS, InputMeta
 
+from . import lane as _lane
+from .lane import Block
 from . import tape as _tape
 from .tape import STATE
 from .tensor import Tensor, _wrap, check_view_is_current
@@ -143,13 +145,21 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
     accumulating; returns {id(tensor): gradient} for them.
     """
     pending = {}     # record -> [gradient per output]
+    lane_pending = {}  # lane block -> its gradients (LaneGradients; with create_graph
+                       # {row: Tensor})
     leaves = {}      # id(leaf) -> [leaf, gradient]
     captured = {}
     capture_points = {}
+    lane_captures = {}   # lane block -> {row: [key]}
     if capture:
         for key, t in capture.items():
-            if t._record is not None:
-                capture_points.setdefault(t._record, []).append((t._out_index, key))
+            rec = t._record
+            if rec is None:
+                continue
+            if type(rec) is Block:
+                lane_captures.setdefault(rec, {}).setdefault(t._out_index, []).append(key)
+            else:
+                capture_points.setdefault(rec, []).append((t._out_index, key))
 
     def send(edge, g):
         node, idx = edge
@@ -159,6 +169,18 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 leaves[id(node)] = [node, g]
             else:
                 entry[1] = entry[1] + g
+            return
+        if type(node) is Block:   # a lane value: into its block's gradients
+            state = lane_pending.get(node)
+            if create_graph:
+                if state is None:
+                    state = lane_pending[node] = {}
+                prev = state.get(idx)
+                state[idx] = g if prev is None else prev + g
+            else:
+                if state is None:
+                    state = lane_pending[node] = _lane.LaneGradients(node)
+                state.add(node, idx, g)
             return
         slots = pending.get(node)
         if slots is None:
@@ -198,8 +220,12 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
             if edge is None or g is None:
                 continue
             node, idx = edge
-            shape, dtype = ((node._data.shape, node._data.dtype) if isinstance(node, Tensor)
-                            else node.out_meta[idx])
+            if isinstance(node, Tensor):
+                shape, dtype = node._data.shape, node._data.dtype
+            elif type(node) is Block:
+                shape, dtype = node.shapes[idx], node.dtype
+            else:
+                shape, dtype = node.out_meta[idx]
             if create_graph or g.shape != shape or g.dtype != dtype:
                 g = _fit(g, shape, dtype, create_graph)   # unbroadcast, cast back
             send(edge, g)
@@ -208,21 +234,55 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
             rec.out = None
             rec.released = True
 
+    def process_block(blk):
+        state = lane_pending.pop(blk)
+        if create_graph:
+            _lane_graph_replay(blk, state, send, retain_graph, lane_captures.get(blk, {}),
+                               captured)
+            return
+        ver = _lane.current_versions(blk)
+        # Rows whose gradient Python must see (hooks, retain_grad, autograd.grad inputs) split
+        # the replay: rows after them first, then the hook, then the rest.
+        stops = set(blk.hooks or ()) | set(blk.retained or ()) | set(lane_captures.get(blk, ()))
+        inspect = None
+        if _tape.anomaly_enabled and _tape.anomaly_check_nan:
+            def inspect(row, grads):
+                _check_nan(blk.node(row), grads)
+        hi = blk.n_rows
+        for row in sorted(stops, reverse=True):
+            _lane.replay(blk, state, row + 1, hi, ver, retain_graph, inspect)
+            hi = row + 1
+            _lane_stop(blk, state, row, lane_captures.get(blk, {}).get(row, ()), captured)
+        _lane.replay(blk, state, 0, hi, ver, retain_graph, inspect)
+        live = state.live
+        for row, _, edge, _ in blk.externals:
+            if edge is not None and live[row]:
+                send(edge, state.of(blk, row))
+
     tape = STATE.tape
+    tape.close_lane()   # later ops start new blocks: each replay is bounded
     tape.replaying += 1
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
         records = tape.records
         for i in range(len(records) - 1, -1, -1):
-            if not pending:
+            if not pending and not lane_pending:
                 break
             rec = records[i]()
-            if rec is not None and rec in pending:
+            if rec is None:
+                continue
+            if rec in pending:
                 process(rec)
+            elif rec in lane_pending:
+                process_block(rec)
         # Records made on another thread's tape are not on this one: finish in tape order.
-        while pending:
-            process(max(pending, key=lambda r: r.seq))
+        while pending or lane_pending:
+            last = max(list(pending) + list(lane_pending), key=lambda r: r.seq)
+            if last in pending:
+                process(last)
+            else:
+                process_block(last)
     finally:
         STATE.grad_enabled = prev_mode
         tape.replaying -= 1
@@ -245,6 +305,74 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         else:
             leaf._grad._data += g                          # in place after the first backward
     return captured
+
+
+def _lane_stop(blk, state, row, capture_keys, captured):
+    """Hooks, retain_grad and autograd.grad captures of the lane value made by `row`."""
+    if not state.live[row]:
+        return
+    g = state.of(blk, row)
+    hooks = (blk.hooks or {}).get(row)
+    if hooks:
+        g = _run_hooks(hooks, g, False)
+        state.set(blk, row, g)
+    ref = (blk.retained or {}).get(row)
+    if ref is not None and ref() is not None:
+        ref()._grad = _wrap(np.array(g, copy=True))
+    for key in capture_keys:
+        captured[key] = np.array(g, copy=True)
+
+
+def _lane_graph_replay(blk, grads, send, retain_graph, captures, captured):
+    """create_graph=True through a lane block: each row's VJPs run on Tensors, recorded, so
+    the gradient is itself differentiable.  grads: {row: Tensor}."""
+    ver = _lane.current_versions(blk)
+    rows = blk.prog[:blk.n_rows].tolist()
+    externals = {ext[0]: ext for ext in blk.externals}
+    buf = blk.buf
+
+    def value(row, off, n):
+        """The Tensor an operand was: the imported tensor, or a lane value (as a view of the
+        buffer with the block as its record, so gradients reach the block again)."""
+        if row in externals:
+            return externals[row][1]
+        t = _wrap(buf[off:off + n].reshape(blk.shapes[row]), True)
+        t._record, t._out_index = blk, row
+        return t
+
+    for i in range(len(rows) - 1, -1, -1):
+        code, out, n, a, sa, ra, va, b, sb, rb, vb, flags = rows[i]
+        g = grads.pop(i, None)
+        if g is None or code == _lane.IMPORT:
+            if g is not None:
+                send(externals[i][2], g)
+            continue
+        hooks = (blk.hooks or {}).get(i)
+        if hooks:
+            g = _run_hooks(hooks, g, True)
+        ref = (blk.retained or {}).get(i)
+        if ref is not None and ref() is not None:
+            ref()._grad = g
+        for key in captures.get(i, ()):
+            captured[key] = g
+        status = _lane.check_row(blk, i, ver)
+        if status:
+            _lane.raise_status(blk, status, ver)
+        op = OPS[_lane.K.LANE_OP_NAMES[code]]
+        operands = [(a, sa, ra, flags & 1), (b, sb, rb, flags & 2)][:len(op.argnames)]
+        args = [buf[off].item() if src == -1 else value(src, off, rows[src][2])
+                for off, stride, src, _ in operands]
+        out_t = value(i, out, n)
+        for k, (off, stride, src, need) in enumerate(operands):
+            if not need:
+                continue
+            gk = op.vjps[k](g, out_t, *args)
+            if gk.shape != blk.shapes[src]:
+                gk = OPS["sum_to"](gk, shape=blk.shapes[src])
+            prev = grads.get(src)
+            grads[src] = gk if prev is None else prev + gk
+        if not retain_graph and _lane.row_saves(blk, i):
+            blk.prog[i, _lane.K.FLAGS] |= _lane.RELEASED
 
 
 def _as_tuple(x):

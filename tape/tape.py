@@ -19,16 +19,33 @@ _next_seq = itertools.count().__next__   # global, so records of several threads
 
 class Tape:
     """One thread's records, weakly held, in execution order."""
-    __slots__ = ("records", "compact_at", "replaying")
+    __slots__ = ("records", "compact_at", "replaying", "lane_f32", "lane_f64", "lane_chunks")
 
     def __init__(self):
         self.records = []
         self.compact_at = 4096
         self.replaying = 0   # > 0 while a backward walks this tape: indices must not move
+        self.lane_f32 = self.lane_f64 = None   # the open lane blocks (tape/lane.py)
+        self.lane_chunks = {}   # dtype -> (buffer, first free offset) for the next lane block
 
     def append(self, record):
+        """A record; it closes the open lane blocks, so a lane op that reads its result goes
+        into a later block (the tape stays in topological order)."""
+        if self.lane_f32 is not None or self.lane_f64 is not None:
+            self.close_lane()
+        self.append_block(record)
+
+    def close_lane(self):
+        """Close the open lane blocks; the next block continues the buffer after them (never
+        over them: detached views of their values may still be read)."""
+        for blk in (self.lane_f32, self.lane_f64):
+            if blk is not None:
+                self.lane_chunks[blk.dtype] = (blk.buf, blk.pos)
+        self.lane_f32 = self.lane_f64 = None
+
+    def append_block(self, entry):
         records = self.records
-        records.append(weakref.ref(record))
+        records.append(weakref.ref(entry))
         if len(records) >= self.compact_at and not self.replaying:
             self.records = [r for r in records if r() is not None]
             self.compact_at = max(4096, 2 * len(self.records))
@@ -142,6 +159,9 @@ def set_anomaly_enabled(enabled, check_nan=True):
     anomaly_enabled = bool(enabled)
     anomaly_check_nan = bool(check_nan)
     Record.__init__ = _traced_init if anomaly_enabled else _plain_init
+    lane = sys.modules.get("tape.lane")
+    if lane is not None:
+        lane.refresh()
 
 
 def is_anomaly_enabled():

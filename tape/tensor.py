@@ -49,7 +49,10 @@ def _wrap(data, requires_grad=False):
 def _version_of(t):
     v = t._version
     if v is None:
-        v = t._version = Version()
+        v = Version()
+        if type(t._record) is _lane.Block:
+            v = _lane.register_version(t, v)   # a lane value: its block checks this one
+        t._version = v
     return v
 
 
@@ -101,9 +104,7 @@ def _record(op, args, params, outs, results):
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             if i in saved_idx:
-                v = a._version
-                if v is None:
-                    v = a._version = Version()
+                v = _version_of(a)
                 versions.append((v, v.value, a._data.shape, a._data.dtype))
             else:
                 inputs[i] = None if op.fused_vjp is not None else InputMeta(a._data.shape,
@@ -131,6 +132,11 @@ def _record(op, args, params, outs, results):
 
 def apply(op, args, params=_EMPTY):
     """Run `op` on Tensors/scalars; record it when grad mode is on and an input needs grad."""
+    if op.lane is not None and not params and type(args[0]) is Tensor:
+        if len(args) == 2:
+            return _binary(op, args[0], args[1])
+        if len(args) == 1:
+            return _unary(op, args[0])
     arrays = [a._data if isinstance(a, Tensor) else _unwrap_scalar(a) for a in args]
     result = op.forward(*arrays, **params)
     if op.n_outputs == 1:
@@ -155,22 +161,33 @@ def apply(op, args, params=_EMPTY):
 
 
 def _binary(op, a, b):
-    """apply() for the arithmetic operators, without the generic argument handling."""
+    """apply() for the arithmetic operators, without the generic argument handling.
+    Recorded small elementwise ops try the lane first (tape/lane.py)."""
     if isinstance(b, Tensor):
-        result = op.forward(a._data, b._data)
-        out = _wrap(result)
         if (a._requires_grad or b._requires_grad) and STATE.grad_enabled and op.differentiable:
+            if op.lane is not None and _lane.active:
+                out = _lane.binary(op, a, b)
+                if out is not None:
+                    return out
+            result = op.forward(a._data, b._data)
+            out = _wrap(result)
             _record(op, (a, b), _EMPTY, (out,), result)
-        return out
+            return out
+        return _wrap(op.forward(a._data, b._data))
     if isinstance(b, np.ndarray):
         return _binary(op, a, _wrap(b))   # a constant (VJPs mix Tensors with index masks)
     if not isinstance(b, _SCALAR_TYPES):
         return NotImplemented
-    result = op.forward(a._data, b)
-    out = _wrap(result)
     if a._requires_grad and STATE.grad_enabled and op.differentiable:
+        if op.lane is not None and _lane.active:
+            out = _lane.binary(op, a, b)
+            if out is not None:
+                return out
+        result = op.forward(a._data, b)
+        out = _wrap(result)
         _record(op, (a, b), _EMPTY, (out,), result)
-    return out
+        return out
+    return _wrap(op.forward(a._data, b))
 
 
 def _rbinary(op, a, b):
@@ -179,19 +196,29 @@ def _rbinary(op, a, b):
         return _binary(op, _wrap(b), a)
     if not isinstance(b, _SCALAR_TYPES):
         return NotImplemented
-    result = op.forward(b, a._data)
-    out = _wrap(result)
     if a._requires_grad and STATE.grad_enabled and op.differentiable:
+        if op.lane is not None and _lane.active:
+            out = _lane.binary(op, a, b, reflected=True)
+            if out is not None:
+                return out
+        result = op.forward(b, a._data)
+        out = _wrap(result)
         _record(op, (b, a), _EMPTY, (out,), result)
-    return out
+        return out
+    return _wrap(op.forward(b, a._data))
 
 
 def _unary(op, a):
-    result = op.forward(a._data)
-    out = _wrap(result)
     if a._requires_grad and STATE.grad_enabled and op.differentiable:
+        if op.lane is not None and _lane.active:
+            out = _lane.unary(op, a)
+            if out is not None:
+                return out
+        result = op.forward(a._data)
+        out = _wrap(result)
         _record(op, (a,), _EMPTY, (out,), result)
-    return out
+        return out
+    return _wrap(op.forward(a._data))
 
 
 _LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -357,7 +384,8 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        return self._record
+        rec = self._record
+        return rec.node(self._out_index) if type(rec) is _lane.Block else rec
 
     @property
     def is_leaf(self):
@@ -371,6 +399,10 @@ class Tensor:
 
     @data.setter
     def data(self, value):
+        if type(self._record) is _lane.Block:
+            # A lane value now elsewhere: its next lane use imports it into a new block
+            # (an edge into the open block could not be replayed in order).
+            STATE.tape.close_lane()
         self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
 
     def detach(self):
@@ -1128,3 +1160,6 @@ for _op in OPS.values():
     _op.record_type = record_type(_op.backward_name)
     _op.record_type.op = _op
 ops.bind_tensor_type(Tensor, apply)
+
+from . import lane as _lane   # noqa: E402  (lane builds on Tensor and _wrap above)
+_lane.attach(OPS)

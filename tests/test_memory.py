@@ -114,6 +114,15 @@ def test_training_loss_decreases_over_the_loop():
     assert loss_of(x, y, w, b).item() < 0.9 * first
 
 
+@pytest.fixture
+def general_path():
+    """The record-level tests below read Record internals (edges, saved inputs); small
+    elementwise ops would otherwise go into lane blocks (tests/test_lane.py covers those)."""
+    tape.lane.set_enabled(False)
+    yield
+    tape.lane.set_enabled(True)
+
+
 def walk(record):
     """Every record reachable from `record` (its graph), each once."""
     seen, stack = {}, [record]
@@ -128,7 +137,7 @@ def walk(record):
     return list(seen.values())
 
 
-def test_backward_releases_every_saved_buffer():
+def test_backward_releases_every_saved_buffer(general_path):
     x, y, w, b = model()
     h = (x @ w).sigmoid()
     loss = ((h * h).sum() + (w * w).sum()).log()
@@ -146,7 +155,7 @@ def test_backward_releases_every_saved_buffer():
     assert h_ref() is None               # the saved activation is gone with the buffers
 
 
-def test_retained_graph_keeps_buffers_until_dropped():
+def test_retained_graph_keeps_buffers_until_dropped(general_path):
     x, y, w, b = model()
     loss = loss_of(x, y, w, b)
     loss.backward(retain_graph=True)
@@ -162,7 +171,7 @@ def test_retained_graph_keeps_buffers_until_dropped():
     assert all(ref() is None for ref in refs)
 
 
-def test_create_graph_records_die_with_their_gradients():
+def test_create_graph_records_die_with_their_gradients(general_path):
     x, y, w, b = model()
     loss = loss_of(x, y, w, b)
     (gw,) = tape.autograd.grad(loss, w, create_graph=True)

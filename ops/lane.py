@@ -1,0 +1,197 @@
+"""The small-tensor lane: elementwise ops as rows of an int program over one flat buffer.
+
+Small elementwise results live side by side in one float buffer (a "block"), and each op
+appends one int row to the block's program.  Backward then replays a whole block in one numba
+call (`replay_float32` / `replay_float64`): one interpreter, generated here from the elementwise
+op table's formulas (ops/elementwise.py) and cached on disk, never code per tape.
+
+This module only generates and loads the kernels; tape/lane.py owns blocks and their use.
+
+Every value of a block is a row: an op's result, or an operand imported from outside the block
+(opcode IMPORT: a copy of a leaf or of a non-lane result, whose gradient Python passes on).
+Row layout (int64 columns), operands `a` and `b`:
+    OP, OUT, N             opcode, output offset in the buffer, element count
+    A, SA, RA, VA          operand offset, stride (1, or 0 for one element broadcast), the row
+                           that made it (-1: the Python scalar, stored after the output), the
+                           version it had when read
+    B, SB, RB, VB          the same for the second operand (unary ops: RB = -2, unused)
+    FLAGS                  NEED_A | NEED_B: which operands want a gradient; RELEASED
+Replay status: 0, or 1 + 4 * row + (FREED | STALE_X | STALE_Y | STALE_OUT).
+"""
+import re
+
+from . import codegen
+from .registry import OPS
+
+OP, OUT, N, A, SA, RA, VA, B, SB, RB, VB, FLAGS = range(12)
+ROW = 12
+NEED_A, NEED_B, RELEASED = 1, 2, 4
+FREED, STALE_X, STALE_Y, STALE_OUT = range(4)
+
+# The lane's ops: elementwise, one or two inputs, a gradient formula for each.
+LANE_OP_NAMES = (
+    "add", "sub", "mul", "div", "pow", "maximum", "minimum", "clamp_min", "clamp_max",
+    "neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "reciprocal",
+    "rsqrt", "log1p", "expm1", "sinh", "cosh", "asin", "acos", "atan", "sign", "floor",
+    "ceil", "round")
+OPCODE = {name: code for code, name in enumerate(LANE_OP_NAMES)}
+IMPORT = len(LANE_OP_NAMES)
+DTYPES = ("float32", "float64")
+
+
+def _reads(formula):
+    """Which of x, y, out a gradient formula reads (g is the incoming gradient)."""
+    names = codegen.names_in(formula)
+    return {n for n in ("x", "y", "out") if n in names}
+
+
+def _forward_source(name, np_type):
+    op = OPS[name]
+    expr = codegen.scalar_expression(op.formula, np_type)
+    binary = len(op.argnames) == 2
+    loads = "            x = buf[a + k * sa]\n"
+    if binary:
+        loads += "            y = buf[b + k * sb]\n"
+    return (
+        f"@njit(cache=True, error_model='numpy', nogil=True)\n"
+        f"def fwd_{name}_{np_type}(buf, prog, i, out, n, ra, sa, va, rb, sb, vb, flags, c):\n"
+        f"    a = prog[ra, {OUT}] if ra >= 0 else out + n\n"
+        f"    b = prog[rb, {OUT}] if rb >= 0 else out + n\n"
+        f"    if ra == -1 or rb == -1:\n        buf[out + n] = c\n"
+        f"    for k in range(n):\n"
+        f"        if True:\n{loads}"
+        f"            buf[out + k] = {expr}\n"
+        f"    r = prog[i]\n"
+        f"    r[{OP}] = {OPCODE[name]}; r[{OUT}] = out; r[{N}] = n\n"
+        f"    r[{A}] = a; r[{SA}] = sa; r[{RA}] = ra; r[{VA}] = va\n"
+        f"    r[{B}] = b; r[{SB}] = sb; r[{RB}] = rb; r[{VB}] = vb\n"
+        f"    r[{FLAGS}] = flags\n")
+
+
+IMPORT_SOURCE = f'''
+@njit(cache=True, nogil=True)
+def import_value(buf, prog, i, out, data, flags, same):
+    """Row i: a copy of `data` (flat) at `out`; Python passes its gradient on.  same >= 0: a
+    row that imported the same tensor before; while its copy still equals `data` it serves
+    again, and that row is returned instead (nothing written)."""
+    if same >= 0:
+        at = prog[same, {OUT}]
+        for k in range(data.size):
+            if buf[at + k] != data[k]:
+                break
+        else:
+            return same
+    for k in range(data.size):
+        buf[out + k] = data[k]
+    r = prog[i]
+    r[{OP}] = {IMPORT}; r[{OUT}] = out; r[{N}] = data.size; r[{RA}] = -2; r[{RB}] = -2
+    r[{FLAGS}] = flags
+    return i
+'''
+
+
+def _accumulate(operand, formula, np_type, indent):
+    """Add one operand's gradient into the gradient buffer (a sum for a broadcast operand)."""
+    off, stride = ("a", "sa") if operand == "x" else ("b", "sb")
+    # `out` is the output's offset in the kernel; the output's value is out_
+    expr = codegen.scalar_expression(re.sub(r"\bout\b", "out_", formula), np_type)
+    pad = " " * indent
+    used = codegen.names_in(formula)
+    loads = "".join(f"{pad}    {line}\n" for var, line in (
+        ("g", "g = grad[out - base + k]"), ("x", "x = buf[a + k * sa]"),
+        ("y", "y = buf[b + k * sb]"), ("out", "out_ = buf[out + k]")) if var in used)
+    # One loop for both strides: n is small in the lane, a branch per element is cheap, and
+    # half the loops halve the interpreter's compile time.  A broadcast operand's gradient is
+    # summed in float64 (rounded once), as numpy's sum_to would.
+    return (f"{pad}acc = 0.0\n"
+            f"{pad}for k in range(n):\n{loads}"
+            f"{pad}    d = {expr}\n"
+            f"{pad}    if {stride} == 1:\n"
+            f"{pad}        grad[{off} - base + k] += d\n"
+            f"{pad}    else:\n"
+            f"{pad}        acc += d\n"
+            f"{pad}if {stride} == 0:\n"
+            f"{pad}    grad[{off} - base] += acc\n")
+
+
+def _replay_branch(name, np_type):
+    op = OPS[name]
+    dx = op.grad_formulas[0]
+    dy = op.grad_formulas[1] if len(op.argnames) == 2 else None
+    rx, ry = _reads(dx), _reads(dy) if dy else set()
+    lines = []
+
+    def check(var, cond):
+        return f"            if {cond}:\n                return 1 + 4 * i + {var}\n"
+
+    def needed(name_):
+        terms = []
+        if name_ in rx:
+            terms.append("need_a")
+        if name_ in ry:
+            terms.append("need_b")
+        return " or ".join(terms)
+
+    if rx or ry:
+        reads_any = " or ".join(t for t in (("need_a" if rx else ""), ("need_b" if ry else ""))
+                                if t)
+        lines.append(f"            saving = {reads_any}\n")
+        lines.append(check(FREED, f"saving and flags & {RELEASED}"))
+        if needed("x"):
+            lines.append(check(STALE_X, f"({needed('x')}) and ra >= 0 and ver[ra] != va"))
+        if needed("y"):
+            lines.append(check(STALE_Y, f"({needed('y')}) and rb >= 0 and ver[rb] != vb"))
+        if needed("out"):
+            lines.append(check(STALE_OUT, f"({needed('out')}) and ver[i] != 0"))
+    lines.append("            if need_a:\n")
+    lines.append(_accumulate("x", dx, np_type, 16))
+    lines.append("                if ra >= 0:\n                    live[ra] = 1\n")
+    if dy is not None:
+        lines.append("            if need_b:\n")
+        lines.append(_accumulate("y", dy, np_type, 16))
+        lines.append("                if rb >= 0:\n                    live[rb] = 1\n")
+    if rx or ry:
+        lines.append("            if saving and not retain:\n"
+                     f"                prog[i, {FLAGS}] = flags | {RELEASED}\n")
+    return "".join(lines)
+
+
+def _replay_source(np_type):
+    branches = []
+    for name in LANE_OP_NAMES:
+        keyword = "if" if not branches else "elif"
+        branches.append(f"        {keyword} code == {OPCODE[name]}:   # {name}\n"
+                        + _replay_branch(name, np_type))
+    return (
+        f"@njit(cache=True, error_model='numpy', nogil=True)\n"
+        f"def replay_{np_type}(buf, base, grad, live, ver, prog, lo, hi, retain):\n"
+        f"    for i in range(hi - 1, lo - 1, -1):\n"
+        f"        if live[i] == 0:\n            continue\n"
+        f"        code = prog[i, {OP}]; out = prog[i, {OUT}]; n = prog[i, {N}]\n"
+        f"        if code == {IMPORT}:\n            continue\n"
+        f"        a = prog[i, {A}]; sa = prog[i, {SA}]; ra = prog[i, {RA}]; va = prog[i, {VA}]\n"
+        f"        b = prog[i, {B}]; sb = prog[i, {SB}]; rb = prog[i, {RB}]; vb = prog[i, {VB}]\n"
+        f"        flags = prog[i, {FLAGS}]\n"
+        f"        need_a = (flags & {NEED_A}) != 0\n"
+        f"        need_b = (flags & {NEED_B}) != 0\n"
+        + "".join(branches)
+        + "    return 0\n")
+
+
+def source():
+    chunks = [IMPORT_SOURCE]
+    for np_type in DTYPES:
+        chunks.extend(_forward_source(name, np_type) for name in LANE_OP_NAMES)
+        chunks.append(_replay_source(np_type))
+    return "\n\n".join(chunks)
+
+
+_module = None
+
+
+def kernels():
+    """The lane's kernel module (written and imported on first use; numba compiles lazily)."""
+    global _module
+    if _module is None:
+        _module = codegen.load_module("lane", source())
+    return _module

@@ -1,0 +1,497 @@
+"""The small-tensor lane: small elementwise ops recorded as program rows, replayed in one call.
+
+An elementwise op on small float tensors of one dtype (same shape, or one side a single element
+or a Python scalar) builds no Python record with saved tensors.  Its result is written into the
+thread's open *block*: a region of one flat float buffer, plus an int program to which the op
+appends one row (ops/lane.py has the layout).  The result tensor is a view of the buffer whose
+`_record` is the block and whose `_out_index` is its row, so edges into the lane are
+(block, row) exactly as they are (record, output index) elsewhere.  Backward hands a block to
+one numba call that replays its rows in reverse (`replay`).
+
+An operand that is not a value of the open block (a leaf, the output of a non-lane op, a value
+of an older block) is imported: copied into the buffer as a row of its own, listed in
+`block.externals` with the edge its gradient goes to.  A Python scalar is stored after the
+output it is used for.
+
+A non-lane record appended to the tape closes the open blocks, and so does backward, so the
+tape's order (blocks and records interleaved) stays a topological order and each replay is
+bounded.  Version counters work as for any tensor: a lane value's Version is created lazily and
+registered in its block, and the replay checks every saved operand's version as the Python
+engine does.  `python_replay` is the reference: the same semantics over the op table's VJPs on
+ndarrays, which the tests check the interpreter against.
+"""
+import weakref
+
+import numpy as np
+
+import ops.lane as K
+from ops import OPS
+from ops.lane import (A, B, FLAGS, IMPORT, N, NEED_A, NEED_B, OP, OUT, RA, RB, RELEASED, SA, SB,
+                      VA, VB)
+
+from . import tape as _tape
+from .tape import STATE, _next_seq
+from .tensor import Tensor, _wrap, check_view_is_current
+
+# An op whose result has more elements takes the general path (whose kernels run in parallel
+# from ops.elementwise.PARALLEL_MIN_SIZE, which is larger).
+MAX_SIZE = 8192
+CHUNK = 1 << 16          # elements per buffer allocation, shared by consecutive blocks
+FIRST_ROWS = 32          # a block's program starts this long and doubles as it fills...
+MAX_ROWS = 4096          # ...up to this; then the block is closed and a new one opened
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_VARIANT = {_F32: "float32", _F64: "float64"}
+_new = object.__new__
+_NO_OPERAND = (-2, 0)    # a unary op's unused second operand
+
+# Whether ops take the lane: set_enabled(False) (tests comparing with the general path) and
+# anomaly mode (whose records remember where they were made) turn it off.
+active = True
+_wanted = True
+# "numba": replay with the interpreter; "python": with python_replay (the reference).
+replay_mode = "numba"
+
+
+def set_enabled(flag):
+    global _wanted
+    _wanted = bool(flag)
+    refresh()
+
+
+def refresh():
+    global active
+    active = _wanted and not _tape.anomaly_enabled
+
+
+class Block:
+    """One run of lane ops: a buffer region, the program rows, and what was imported.  It is
+    the `_record` of its values (their `_out_index` is the row)."""
+    __slots__ = ("buf", "base", "pos", "end", "prog", "n_rows", "dtype", "shapes", "externals",
+                 "imported", "versions", "hooks", "retained", "nodes", "seq", "fwd",
+                 "__weakref__")
+
+    def __init__(self, buf, base, dtype):
+        self.buf = buf
+        self.base = base
+        self.pos = base
+        self.end = buf.size
+        self.prog = np.empty((FIRST_ROWS, K.ROW), np.int64)   # rows written by the kernels
+        self.n_rows = 0
+        self.dtype = dtype
+        self.shapes = []       # per row: its value's shape
+        # (row, tensor, edge, saved) per import; edge None: no gradient wanted
+        self.externals = []
+        self.imported = {}     # id(tensor) -> (row, data, version, edge) of its latest import
+        self.versions = {}     # row -> Version of that value (created lazily, see _version_of)
+        self.hooks = None      # row -> [hooks], as Record.hooks: Tensor.register_hook
+        self.retained = None   # row -> weakref, as Record.retained: retain_grad
+        self.nodes = None      # row -> LaneNode: the grad_fn objects handed out and alive
+        self.seq = _next_seq()
+        self.fwd = _forward_kernels(dtype)
+
+    def node(self, row):
+        """The grad_fn of the value at `row` (one object per row)."""
+        if self.nodes is None:
+            # weak: a node holds its block, so a strong cache would keep both alive in a cycle
+            self.nodes = weakref.WeakValueDictionary()
+        node = self.nodes.get(row)
+        if node is None:
+            code = int(self.prog[row, OP])
+            cls = _node_type(OPS[K.LANE_OP_NAMES[code]]) if code != IMPORT else LaneNode
+            node = self.nodes[row] = cls(self, row)
+        return node
+
+    def gradient_edge(self, row):
+        """Where the gradient of an imported row goes (None: nowhere)."""
+        for ext in self.externals:
+            if ext[0] == row:
+                return ext[2]
+        return None
+
+    def __repr__(self):
+        return f"<lane block of {self.n_rows} rows at {hex(id(self))}>"
+
+
+class LaneNode:
+    """What grad_fn shows for a lane value (its class is named as PyTorch names the node)."""
+    __slots__ = ("block", "row", "__weakref__")
+
+    def __init__(self, block, row):
+        self.block = block
+        self.row = row
+
+    def name(self):
+        return type(self).__name__
+
+    @property
+    def next_functions(self):
+        from .tensor import AccumulateGrad
+        blk = self.block
+        r = blk.prog[self.row]
+        result = []
+        n_inputs = len(OPS[K.LANE_OP_NAMES[r[OP]]].argnames)
+        for src, need in ((r[RA], r[FLAGS] & NEED_A), (r[RB], r[FLAGS] & NEED_B))[:n_inputs]:
+            if src < 0 or not need:
+                result.append((None, 0))
+            elif blk.prog[src, OP] != IMPORT:
+                result.append((blk.node(int(src)), 0))
+            else:
+                node, idx = blk.gradient_edge(int(src))
+                result.append((AccumulateGrad(node), 0) if isinstance(node, Tensor)
+                              else (_grad_fn(node, idx), 0))
+        return tuple(result)
+
+    def register_hook(self, fn):
+        raise NotImplementedError("hooks on grad_fn nodes are not supported; use "
+                                  "Tensor.register_hook")
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+
+def _grad_fn(record, index):
+    return record.node(index) if type(record) is Block else record
+
+
+_node_types = {}
+
+
+def _node_type(op):
+    cls = _node_types.get(op.name)
+    if cls is None:
+        cls = _node_types[op.name] = type(op.backward_name, (LaneNode,), {"__slots__": ()})
+    return cls
+
+
+_kernel_cache = {}
+
+
+def _forward_kernels(dtype):
+    """opcode -> this dtype's forward kernel (the lane's kernel module loads on first use)."""
+    fwd = _kernel_cache.get(dtype)
+    if fwd is None:
+        module = K.kernels()
+        fwd = _kernel_cache[dtype] = [getattr(module, f"fwd_{name}_{_VARIANT[dtype]}")
+                                      for name in K.LANE_OP_NAMES]
+    return fwd
+
+
+# ---- recording ---------------------------------------------------------------------------
+
+def _open_block(tape, dtype, need):
+    """A new block, continuing the newest block's buffer when it has room."""
+    tape.close_lane()
+    buf, pos = tape.lane_chunks.get(dtype, (None, 0))
+    if buf is not None and buf.size - pos >= need:
+        blk = Block(buf, pos, dtype)
+    else:
+        blk = Block(np.empty(max(CHUNK, need), dtype), 0, dtype)
+    tape.append_block(blk)
+    if dtype is _F32:
+        tape.lane_f32 = blk
+    else:
+        tape.lane_f64 = blk
+    return blk
+
+
+def _block_for(dtype, need, rows):
+    """The open block of `dtype`, with room for `need` elements and `rows` rows."""
+    tape = STATE.tape
+    blk = tape.lane_f32 if dtype is _F32 else tape.lane_f64
+    if blk is None or blk.end - blk.pos < need:
+        return _open_block(tape, dtype, need)
+    n_rows = blk.n_rows
+    if n_rows + rows > len(blk.prog):
+        if n_rows + rows > MAX_ROWS:
+            return _open_block(tape, dtype, need)
+        prog = np.empty((2 * len(blk.prog), K.ROW), np.int64)
+        prog[:n_rows] = blk.prog[:n_rows]
+        blk.prog = prog
+    return blk
+
+
+def _place(blk, t, saved):
+    """(row, version read) of Tensor `t` as an operand in `blk`: its own row when it is a
+    value of this block, else a new row importing a copy."""
+    v = t._version
+    if t._record is blk:
+        return t._out_index, 0 if v is None else v.value
+    if t._base is not None and t._requires_grad:
+        check_view_is_current(t)
+    data = t._data
+    version = 0 if v is None else v.value
+    edge = None
+    if t._requires_grad:
+        edge = (t._record, t._out_index) if t._record is not None else (t, 0)
+    # A tensor used again (x in y * x, many times) shares one import while its buffer, version,
+    # edge and values are unchanged (the kernel compares the values: writes through .data
+    # or numpy change no version).  The block's externals hold t, so id(t) stays unique.
+    same = -1
+    prev = blk.imported.get(id(t))
+    if prev is not None and prev[1] is data and prev[2] == version and prev[3] == edge:
+        same = prev[0]
+    row = blk.n_rows
+    off = blk.pos
+    got = _import_value(blk.buf, blk.prog, row, off, data.reshape(-1),
+                        NEED_A if edge is not None else 0, same)
+    if got != row:
+        if saved and not blk.externals[_external_index(blk, got)][3]:
+            blk.externals[_external_index(blk, got)] = (got, t, edge, True)
+        return got, version
+    blk.pos = off + data.size
+    blk.n_rows = row + 1
+    blk.shapes.append(data.shape)
+    blk.externals.append((row, t, edge, saved))
+    blk.imported[id(t)] = (row, data, version, edge)
+    return row, version
+
+
+def _external_index(blk, row):
+    for k, ext in enumerate(blk.externals):
+        if ext[0] == row:
+            return k
+
+
+def _import_value(*args):
+    global _import_value
+    _import_value = K.kernels().import_value
+    return _import_value(*args)
+
+
+def _emit(op, blk, shape, n, pa, sa, pb, sb, flags, c):
+    """Run the op's forward kernel (it also writes the row) and wrap the result."""
+    off = blk.pos
+    blk.pos = off + n + (pa[0] == -1 or pb[0] == -1)   # a scalar operand's slot follows
+    row = blk.n_rows
+    blk.n_rows = row + 1
+    blk.shapes.append(shape)
+    blk.fwd[op.lane](blk.buf, blk.prog, row, off, n, pa[0], sa, pa[1], pb[0], sb, pb[1], flags,
+                     c)
+    data = blk.buf[off:off + n]
+    if len(shape) != 1:
+        data = data.reshape(shape)
+    out = _wrap(data, True)
+    out._record = blk
+    out._out_index = row
+    return out
+
+
+_SCALAR = (-1, 0)
+
+
+def binary(op, a, b, reflected=False):
+    """op(a, b) through the lane, or None where it does not apply (the caller goes general).
+    a is a Tensor; b a Tensor or a Python float/int.  reflected: b is the op's first input."""
+    ad = a._data
+    dtype = ad.dtype
+    if dtype is not _F32 and dtype is not _F64:
+        return None
+    if isinstance(b, Tensor):
+        bd = b._data
+        if bd.dtype is not dtype:
+            return None
+        ashape, bshape = ad.shape, bd.shape
+        n = ad.size
+        if ashape == bshape:
+            shape, sa, sb = ashape, 1, 1
+        elif bd.size == 1 and len(bshape) <= len(ashape):
+            shape, sa, sb = ashape, 1, 0
+        elif n == 1 and len(ashape) <= len(bshape):
+            shape, sa, sb = bshape, 0, 1
+            n = bd.size
+        else:
+            return None
+        if n > MAX_SIZE or n == 0:
+            return None
+        flags = a._requires_grad | b._requires_grad << 1
+        blk = _block_for(dtype, n + ad.size + bd.size, 3)
+        reads = op.lane_saves[flags]
+        pa = _place(blk, a, reads[0])
+        pb = _place(blk, b, reads[1]) if b is not a else pa
+        return _emit(op, blk, shape, n, pa, sa, pb, sb, flags, 0.0)
+    if type(b) is not float and type(b) is not int:
+        return None
+    n = ad.size
+    if n > MAX_SIZE or n == 0:
+        return None
+    blk = _block_for(dtype, 2 * n + 1, 2)
+    if reflected:
+        pa = _place(blk, a, op.lane_saves[NEED_B][1])
+        return _emit(op, blk, ad.shape, n, _SCALAR, 0, pa, 1, NEED_B, b)
+    pa = _place(blk, a, op.lane_saves[NEED_A][0])
+    return _emit(op, blk, ad.shape, n, pa, 1, _SCALAR, 0, NEED_A, b)
+
+
+def unary(op, a):
+    ad = a._data
+    dtype = ad.dtype
+    if dtype is not _F32 and dtype is not _F64:
+        return None
+    n = ad.size
+    if n > MAX_SIZE or n == 0:
+        return None
+    blk = _block_for(dtype, 2 * n, 2)
+    pa = _place(blk, a, op.lane_saves[NEED_A][0])
+    return _emit(op, blk, ad.shape, n, pa, 1, _NO_OPERAND, 0, NEED_A, 0.0)
+
+
+def register_version(t, v):
+    """t (whose _record is a block) gets its first Version: when t holds that block's value
+    (not a copy), the value's one Version is what the replay checks."""
+    blk = t._record
+    if t._data.base is blk.buf:
+        return blk.versions.setdefault(t._out_index, v)
+    return v
+
+
+def attach(ops_table):
+    """Give each lane op its opcode and which values its gradient formulas read."""
+    for name in K.LANE_OP_NAMES:
+        op = ops_table[name]
+        op.lane = K.OPCODE[name]
+        reads = [K._reads(f) for f in op.grad_formulas]
+        saves = {}
+        for mask in range(4):
+            want = set()
+            for k, r in enumerate(reads):
+                if mask >> k & 1:
+                    want |= r
+            saves[mask] = ("x" in want, "y" in want, "out" in want)
+        op.lane_saves = saves   # requires-grad mask -> (reads x, reads y, reads out)
+
+
+# ---- replay ------------------------------------------------------------------------------
+
+class LaneGradients:
+    """One backward's gradients for one block: a buffer parallel to the block's region and a
+    flag per row saying a gradient arrived."""
+    __slots__ = ("grad", "live")
+
+    def __init__(self, blk):
+        self.grad = np.zeros(blk.pos - blk.base, blk.dtype)
+        self.live = np.zeros(blk.n_rows, np.uint8)
+
+    def add(self, blk, row, g):
+        start = blk.prog[row, OUT] - blk.base
+        target = self.grad[start:start + g.size]
+        target += g.reshape(-1) if g.ndim != 1 else g
+        self.live[row] = 1
+
+    def of(self, blk, row):
+        """A fresh array with the gradient of the value at `row`."""
+        shape = blk.shapes[row]
+        start = blk.prog[row, OUT] - blk.base
+        return self.grad[start:start + blk.prog[row, N]].reshape(shape).copy()
+
+    def set(self, blk, row, g):
+        start = blk.prog[row, OUT] - blk.base
+        self.grad[start:start + blk.prog[row, N]] = np.asarray(g).reshape(-1)
+
+
+def current_versions(blk):
+    """Per row, its value's version now (0 for a value never given a Version).  Saved imports
+    are refreshed from their tensors, so a write through .data is seen as PyTorch sees it
+    (its saved tensor shares the memory)."""
+    ver = np.zeros(blk.n_rows, np.int64)
+    for row, v in blk.versions.items():
+        ver[row] = v.value
+    if blk.externals:
+        prog, buf = blk.prog, blk.buf
+        for row, t, edge, saved in blk.externals:
+            v = t._version
+            if v is not None:
+                ver[row] = v.value
+            if saved and t._data.shape == blk.shapes[row]:
+                off = prog[row, OUT]
+                buf[off:off + t._data.size] = t._data.reshape(-1)
+    return ver
+
+
+def row_saves(blk, i):
+    """Whether row i's needed gradients read saved values (backward then releases it)."""
+    code = blk.prog[i, OP]
+    return code != IMPORT and any(OPS[K.LANE_OP_NAMES[code]].lane_saves[blk.prog[i, FLAGS] & 3])
+
+
+def check_row(blk, i, ver):
+    """The status replaying row i ends with before computing anything: freed, or a saved
+    value modified in place since it was read; 0 when it may run."""
+    code, out, n, a, sa, ra, va, b, sb, rb, vb, flags = blk.prog[i].tolist()
+    if code == IMPORT:
+        return 0
+    reads_x, reads_y, reads_out = OPS[K.LANE_OP_NAMES[code]].lane_saves[flags & 3]
+    if (reads_x or reads_y or reads_out) and flags & RELEASED:
+        return 1 + 4 * i + K.FREED
+    if reads_x and ra >= 0 and ver[ra] != va:
+        return 1 + 4 * i + K.STALE_X
+    if reads_y and rb >= 0 and ver[rb] != vb:
+        return 1 + 4 * i + K.STALE_Y
+    if reads_out and ver[i] != 0:
+        return 1 + 4 * i + K.STALE_OUT
+    return 0
+
+
+def python_replay(blk, grad, live, ver, lo, hi, retain, inspect=None):
+    """The interpreter's semantics in plain Python over the op table's VJPs (ndarrays): the
+    reference the tests compare the numba replay with.  Same status codes.
+    inspect(row, gradients per operand): anomaly mode's NaN check."""
+    buf, base, prog = blk.buf, blk.base, blk.prog
+    for i in range(hi - 1, lo - 1, -1):
+        code, out, n, a, sa, ra, va, b, sb, rb, vb, flags = prog[i].tolist()
+        if not live[i] or code == IMPORT:
+            continue
+        status = check_row(blk, i, ver)
+        if status:
+            return status
+        op = OPS[K.LANE_OP_NAMES[code]]
+        g = grad[out - base:out - base + n]
+        args = [buf[a:a + n] if sa else np.full(n, buf[a], buf.dtype)]
+        if len(op.argnames) == 2:
+            args.append(buf[b:b + n] if sb else np.full(n, buf[b], buf.dtype))
+        operands = ((a, sa, ra, flags & NEED_A), (b, sb, rb, flags & NEED_B))[:len(args)]
+        grads = [None] * len(args)
+        for k, (off, stride, src, need) in enumerate(operands):
+            if not need:
+                continue
+            gk = grads[k] = np.broadcast_to(op.vjps[k](g, buf[out:out + n], *args), (n,))
+            if stride:
+                grad[off - base:off - base + n] += gk
+            else:
+                grad[off - base] += gk.sum(dtype=np.float64)
+            live[src] = 1
+        if inspect is not None:
+            inspect(i, grads)
+        if row_saves(blk, i) and not retain:
+            prog[i, FLAGS] = flags | RELEASED
+    return 0
+
+
+def raise_status(blk, status, ver):
+    from .engine import FREED, _modified_error
+    i, kind = divmod(status - 1, 4)
+    if kind == K.FREED:
+        raise RuntimeError(FREED)
+    r = blk.prog[i]
+    row, expected = {K.STALE_X: (r[RA], r[VA]), K.STALE_Y: (r[RB], r[VB]),
+                     K.STALE_OUT: (i, 0)}[kind]
+    raise _modified_error(int(ver[row]), int(expected), (blk.shapes[row], blk.dtype))
+
+
+def replay(blk, state, lo, hi, ver, retain, inspect=None):
+    """Replay rows [lo, hi) of `blk` in reverse, with the gradients in `state`."""
+    if replay_mode == "numba" and inspect is None:
+        fn = getattr(K.kernels(), "replay_" + _VARIANT[blk.dtype])
+        status = fn(blk.buf, blk.base, state.grad, state.live, ver, blk.prog, lo, hi, retain)
+    else:
+        status = python_replay(blk, state.grad, state.live, ver, lo, hi, retain, inspect)
+    if status:
+        raise_status(blk, status, ver)
+
+
+def held_bytes(blk):
+    """Bytes of the block's buffer region while a row that reads saved values can still be
+    replayed (0 once backward has released them all)."""
+    for i in range(blk.n_rows):
+        if not blk.prog[i, FLAGS] & RELEASED and row_saves(blk, i):
+            return (blk.pos - blk.base) * blk.dtype.itemsize
+    return 0
