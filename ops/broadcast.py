@@ -4,6 +4,16 @@ import numpy as np
 _shape_cache = {}
 
 
+def broadcast_view(x, shape):
+    """np.broadcast_to(x, shape), read-only; a single element (the gradient of a full sum)
+    becomes a zero-stride view directly, without numpy's general machinery (~10x slower)."""
+    if x.size == 1 and x.flags.c_contiguous:
+        view = np.ndarray(shape, x.dtype, x, 0, (0,) * len(shape))
+        view.flags.writeable = False
+        return view
+    return np.broadcast_to(x, shape)
+
+
 def broadcast_shapes(*shapes):
     """numpy's broadcast rule; a mismatch raises PyTorch's RuntimeError naming the sizes."""
     hit = _shape_cache.get(shapes)

@@ -97,20 +97,18 @@ def _accumulate(operand, formula, np_type, indent):
     expr = codegen.scalar_expression(re.sub(r"\bout\b", "out_", formula), np_type)
     pad = " " * indent
     used = codegen.names_in(formula)
-    loads = "".join(f"{pad}    {line}\n" for var, line in (
+    loads = "".join(f"{pad}        {line}\n" for var, line in (
         ("g", "g = grad[out - base + k]"), ("x", "x = buf[a + k * sa]"),
         ("y", "y = buf[b + k * sb]"), ("out", "out_ = buf[out + k]")) if var in used)
-    # One loop for both strides: n is small in the lane, a branch per element is cheap, and
-    # half the loops halve the interpreter's compile time.  A broadcast operand's gradient is
-    # summed in float64 (rounded once), as numpy's sum_to would.
-    return (f"{pad}acc = 0.0\n"
-            f"{pad}for k in range(n):\n{loads}"
-            f"{pad}    d = {expr}\n"
-            f"{pad}    if {stride} == 1:\n"
-            f"{pad}        grad[{off} - base + k] += d\n"
-            f"{pad}    else:\n"
-            f"{pad}        acc += d\n"
-            f"{pad}if {stride} == 0:\n"
+    # Stride 1: a plain loop LLVM can vectorise.  Stride 0 (one element broadcast): a sum,
+    # in float64 and rounded once, as numpy's sum_to would.
+    return (f"{pad}if {stride} == 1:\n"
+            f"{pad}    for k in range(n):\n{loads}"
+            f"{pad}        grad[{off} - base + k] += {expr}\n"
+            f"{pad}else:\n"
+            f"{pad}    acc = 0.0\n"
+            f"{pad}    for k in range(n):\n{loads}"
+            f"{pad}        acc += {expr}\n"
             f"{pad}    grad[{off} - base] += acc\n")
 
 

@@ -1,7 +1,7 @@
 """Shape ops (views that share storage, and casts): reshape/view, expand, sum_to, transpose."""
 import numpy as np
 
-from .broadcast import broadcast_shapes, sum_to_array
+from .broadcast import broadcast_shapes, broadcast_view, sum_to_array
 from .registry import OPS, PerInput, defop
 
 
@@ -86,7 +86,7 @@ def _expand(x, shape):
                 f"The expanded size of the tensor ({shape[lead + i]}) must match the existing "
                 f"size ({s}) at non-singleton dimension {lead + i}.  Target sizes: {list(shape)}."
                 f"  Tensor sizes: {list(x.shape)}")
-    return np.broadcast_to(x, shape)
+    return broadcast_view(x, shape)
 
 
 def _sum_to(x, shape):

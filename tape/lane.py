@@ -258,21 +258,28 @@ def _import_value(*args):
     return _import_value(*args)
 
 
-def _emit(op, blk, shape, n, pa, sa, pb, sb, flags, c):
-    """Run the op's forward kernel (it also writes the row) and wrap the result."""
+def _emit(op, blk, shape, n, pa, sa, pb, sb, flags, c, scalar):
+    """Run the op's forward kernel (it also writes the row) and wrap the result.
+    scalar: 1 when an operand is the Python scalar c (its slot follows the output)."""
     off = blk.pos
-    blk.pos = off + n + (pa[0] == -1 or pb[0] == -1)   # a scalar operand's slot follows
+    blk.pos = off + n + scalar
     row = blk.n_rows
     blk.n_rows = row + 1
     blk.shapes.append(shape)
-    blk.fwd[op.lane](blk.buf, blk.prog, row, off, n, pa[0], sa, pa[1], pb[0], sb, pb[1], flags,
-                     c)
-    data = blk.buf[off:off + n]
+    buf = blk.buf
+    blk.fwd[op.lane](buf, blk.prog, row, off, n, pa[0], sa, pa[1], pb[0], sb, pb[1], flags, c)
+    data = buf[off:off + n]
     if len(shape) != 1:
         data = data.reshape(shape)
-    out = _wrap(data, True)
+    out = _new(Tensor)   # as tensor._wrap, with the lane's record in place
+    out._data = data
+    out._requires_grad = True
+    out._grad = None
     out._record = blk
     out._out_index = row
+    out._version = None
+    out._base = None
+    out._hooks = None
     return out
 
 
@@ -308,7 +315,7 @@ def binary(op, a, b, reflected=False):
         reads = op.lane_saves[flags]
         pa = _place(blk, a, reads[0])
         pb = _place(blk, b, reads[1]) if b is not a else pa
-        return _emit(op, blk, shape, n, pa, sa, pb, sb, flags, 0.0)
+        return _emit(op, blk, shape, n, pa, sa, pb, sb, flags, 0.0, 0)
     if type(b) is not float and type(b) is not int:
         return None
     n = ad.size
@@ -317,9 +324,9 @@ def binary(op, a, b, reflected=False):
     blk = _block_for(dtype, 2 * n + 1, 2)
     if reflected:
         pa = _place(blk, a, op.lane_saves[NEED_B][1])
-        return _emit(op, blk, ad.shape, n, _SCALAR, 0, pa, 1, NEED_B, b)
+        return _emit(op, blk, ad.shape, n, _SCALAR, 0, pa, 1, NEED_B, b, 1)
     pa = _place(blk, a, op.lane_saves[NEED_A][0])
-    return _emit(op, blk, ad.shape, n, pa, 1, _SCALAR, 0, NEED_A, b)
+    return _emit(op, blk, ad.shape, n, pa, 1, _SCALAR, 0, NEED_A, b, 1)
 
 
 def unary(op, a):
@@ -332,7 +339,7 @@ def unary(op, a):
         return None
     blk = _block_for(dtype, 2 * n, 2)
     pa = _place(blk, a, op.lane_saves[NEED_A][0])
-    return _emit(op, blk, ad.shape, n, pa, 1, _NO_OPERAND, 0, NEED_A, 0.0)
+    return _emit(op, blk, ad.shape, n, pa, 1, _NO_OPERAND, 0, NEED_A, 0.0, 0)
 
 
 def register_version(t, v):
@@ -374,7 +381,9 @@ class LaneGradients:
     def add(self, blk, row, g):
         start = blk.prog[row, OUT] - blk.base
         target = self.grad[start:start + g.size]
-        target += g.reshape(-1) if g.ndim != 1 else g
+        if g.ndim != 1:
+            target = target.reshape(g.shape)   # a view: the region is contiguous
+        target += g
         self.live[row] = 1
 
     def of(self, blk, row):
