@@ -316,8 +316,10 @@ def binary(op, a, b, reflected=False):
         pa = _place(blk, a, reads[0])
         pb = _place(blk, b, reads[1]) if b is not a else pa
         return _emit(op, blk, shape, n, pa, sa, pb, sb, flags, 0.0, 0)
-    if type(b) is not float and type(b) is not int:
-        return None
+    if type(b) is not float:
+        if type(b) is not int or not -2 ** 63 <= b < 2 ** 63:   # huge ints: general path
+            return None
+        b = float(b)   # the kernel's scalar; stored in the buffer's dtype as the general path does
     n = ad.size
     if n > MAX_SIZE or n == 0:
         return None

@@ -105,9 +105,11 @@ class Record:
 
     @property
     def next_functions(self):
-        from .tensor import AccumulateGrad
+        from .tensor import AccumulateGrad, Tensor
         return tuple((None, 0) if e is None else
-                     ((e[0], e[1]) if isinstance(e[0], Record) else (AccumulateGrad(e[0]), 0))
+                     (AccumulateGrad(e[0]), 0) if isinstance(e[0], Tensor) else
+                     (e[0].node(e[1]), 0) if not isinstance(e[0], Record) else   # a lane block
+                     (e[0], e[1])
                      for e in self.edges)
 
     def register_hook(self, fn):
