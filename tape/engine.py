@@ -201,7 +201,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 t = ref()
                 if t is not None and grads[idx] is not None:
                     g = grads[idx]
-                    t._grad = g if create_graph else _wrap(np.array(g, copy=True))
+                    _retain(t, g, create_graph)
         if rec in capture_points:
             for idx, key in capture_points[rec]:
                 captured[key] = grads[idx]
@@ -307,6 +307,14 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
     return captured
 
 
+def _retain(t, g, create_graph):
+    """retain_grad: a non-leaf's .grad accumulates over backward calls, as a leaf's does."""
+    if t._grad is not None:
+        t._grad = t._grad + (g if create_graph else _wrap(g))
+    else:
+        t._grad = g if create_graph else _wrap(np.array(g, copy=True))
+
+
 def _lane_stop(blk, state, row, capture_keys, captured):
     """Hooks, retain_grad and autograd.grad captures of the lane value made by `row`."""
     if not state.live[row]:
@@ -318,7 +326,7 @@ def _lane_stop(blk, state, row, capture_keys, captured):
         state.set(blk, row, g)
     ref = (blk.retained or {}).get(row)
     if ref is not None and ref() is not None:
-        ref()._grad = _wrap(np.array(g, copy=True))
+        _retain(ref(), g, False)
     for key in capture_keys:
         captured[key] = np.array(g, copy=True)
 
@@ -352,7 +360,7 @@ def _lane_graph_replay(blk, grads, send, retain_graph, captures, captured):
             g = _run_hooks(hooks, g, True)
         ref = (blk.retained or {}).get(i)
         if ref is not None and ref() is not None:
-            ref()._grad = g
+            _retain(ref(), g, True)
         for key in captures.get(i, ()):
             captured[key] = g
         status = _lane.check_row(blk, i, ver)
@@ -367,6 +375,8 @@ def _lane_graph_replay(blk, grads, send, retain_graph, captures, captured):
             if not need:
                 continue
             gk = op.vjps[k](g, out_t, *args)
+            if _tape.anomaly_enabled and _tape.anomaly_check_nan:
+                _check_nan(blk.node(i), [None] * k + [gk])
             if gk.shape != blk.shapes[src]:
                 gk = OPS["sum_to"](gk, shape=blk.shapes[src])
             prev = grads.get(src)

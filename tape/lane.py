@@ -381,6 +381,10 @@ class LaneGradients:
         self.live = np.zeros(blk.n_rows, np.uint8)
 
     def add(self, blk, row, g):
+        if g.size != blk.prog[row, N]:   # the value's .data was replaced with another shape
+            raise RuntimeError(f"Function {blk.node(row).name()} returned an invalid gradient: "
+                               f"got {list(g.shape)} but expected shape compatible with "
+                               f"{list(blk.shapes[row])}")
         start = blk.prog[row, OUT] - blk.base
         target = self.grad[start:start + g.size]
         if g.ndim != 1:
