@@ -49,18 +49,17 @@ def _forward_source(name, np_type):
     op = OPS[name]
     expr = codegen.scalar_expression(op.formula, np_type)
     binary = len(op.argnames) == 2
-    loads = "            x = buf[a + k * sa]\n"
+    loads = "        x = buf[a + k * sa]\n"
     if binary:
-        loads += "            y = buf[b + k * sb]\n"
+        loads += "        y = buf[b + k * sb]\n"
     return (
         f"@njit(cache=True, error_model='numpy', nogil=True)\n"
         f"def fwd_{name}_{np_type}(buf, prog, i, out, n, ra, sa, va, rb, sb, vb, flags, c):\n"
         f"    a = prog[ra, {OUT}] if ra >= 0 else out + n\n"
         f"    b = prog[rb, {OUT}] if rb >= 0 else out + n\n"
         f"    if ra == -1 or rb == -1:\n        buf[out + n] = c\n"
-        f"    for k in range(n):\n"
-        f"        if True:\n{loads}"
-        f"            buf[out + k] = {expr}\n"
+        f"    for k in range(n):\n{loads}"
+        f"        buf[out + k] = {expr}\n"
         f"    r = prog[i]\n"
         f"    r[{OP}] = {OPCODE[name]}; r[{OUT}] = out; r[{N}] = n\n"
         f"    r[{A}] = a; r[{SA}] = sa; r[{RA}] = ra; r[{VA}] = va\n"

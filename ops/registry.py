@@ -56,7 +56,7 @@ class Op:
     """
     __slots__ = ("name", "forward", "vjps", "fused_vjp", "saves", "saves_out", "save_plans",
                  "backward_name", "n_outputs", "view", "differentiable", "record_type",
-                 "lane", "lane_record", "lane_saves", "__dict__")
+                 "lane", "lane_saves", "__dict__")
 
     def __init__(self, name, forward, vjps=(), *, saves=(), saves_out=False, backward_name=None,
                  n_outputs=1, view=False, fused_vjp=None, save_plans=None):
@@ -75,9 +75,9 @@ class Op:
         self.view = view
         self.differentiable = any(v is not None for v in self.vjps)
         self.record_type = None   # filled by tape: the record class named backward_name
-        # Filled by tape.lane for the small-tensor lane's ops: opcode, record class, and
-        # requires-grad mask -> (reads x, reads y, reads out).  None: not a lane op.
-        self.lane = self.lane_record = self.lane_saves = None
+        # Filled by tape.lane for the small-tensor lane's ops: the opcode, and requires-grad
+        # mask -> (reads x, reads y, reads out).  None: not a lane op.
+        self.lane = self.lane_saves = None
 
     def save_plan(self, mask):
         return self.save_plans.get(mask) or (self.saves, self.saves_out)

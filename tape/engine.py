@@ -255,7 +255,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
             _lane_stop(blk, state, row, lane_captures.get(blk, {}).get(row, ()), captured)
         _lane.replay(blk, state, 0, hi, ver, retain_graph, inspect)
         live = state.live
-        for row, _, edge, _ in blk.externals:
+        for row, (_, edge, _) in blk.externals.items():
             if edge is not None and live[row]:
                 send(edge, state.of(blk, row))
 
@@ -336,14 +336,14 @@ def _lane_graph_replay(blk, grads, send, retain_graph, captures, captured):
     the gradient is itself differentiable.  grads: {row: Tensor}."""
     ver = _lane.current_versions(blk)
     rows = blk.prog[:blk.n_rows].tolist()
-    externals = {ext[0]: ext for ext in blk.externals}
+    externals = blk.externals
     buf = blk.buf
 
     def value(row, off, n):
         """The Tensor an operand was: the imported tensor, or a lane value (as a view of the
         buffer with the block as its record, so gradients reach the block again)."""
         if row in externals:
-            return externals[row][1]
+            return externals[row][0]
         t = _wrap(buf[off:off + n].reshape(blk.shapes[row]), True)
         t._record, t._out_index = blk, row
         return t
@@ -353,7 +353,7 @@ def _lane_graph_replay(blk, grads, send, retain_graph, captures, captured):
         g = grads.pop(i, None)
         if g is None or code == _lane.IMPORT:
             if g is not None:
-                send(externals[i][2], g)
+                send(externals[i][1], g)
             continue
         hooks = (blk.hooks or {}).get(i)
         if hooks:
@@ -367,7 +367,8 @@ def _lane_graph_replay(blk, grads, send, retain_graph, captures, captured):
         if status:
             _lane.raise_status(blk, status, ver)
         op = OPS[_lane.K.LANE_OP_NAMES[code]]
-        operands = [(a, sa, ra, flags & 1), (b, sb, rb, flags & 2)][:len(op.argnames)]
+        operands = [(a, sa, ra, flags & _lane.NEED_A),
+                    (b, sb, rb, flags & _lane.NEED_B)][:len(op.argnames)]
         args = [buf[off].item() if src == -1 else value(src, off, rows[src][2])
                 for off, stride, src, _ in operands]
         out_t = value(i, out, n)

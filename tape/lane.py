@@ -31,7 +31,7 @@ from ops.lane import (A, B, FLAGS, IMPORT, N, NEED_A, NEED_B, OP, OUT, RA, RB, R
 
 from . import tape as _tape
 from .tape import STATE, _next_seq
-from .tensor import Tensor, _wrap, check_view_is_current
+from .tensor import Tensor, check_view_is_current
 
 # An op whose result has more elements takes the general path.  Measured: at 6,400 elements
 # (the two-layer net's hidden layer) the lane's strided loops and imports cost ~5% of that
@@ -80,8 +80,8 @@ class Block:
         self.n_rows = 0
         self.dtype = dtype
         self.shapes = []       # per row: its value's shape
-        # (row, tensor, edge, saved) per import; edge None: no gradient wanted
-        self.externals = []
+        # row -> (tensor, edge, saved) per import; edge None: no gradient wanted
+        self.externals = {}
         self.imported = {}     # id(tensor) -> (row, data, version, edge) of its latest import
         self.versions = {}     # row -> Version of that value (created lazily, see _version_of)
         self.hooks = None      # row -> [hooks], as Record.hooks: Tensor.register_hook
@@ -101,13 +101,6 @@ class Block:
             cls = _node_type(OPS[K.LANE_OP_NAMES[code]]) if code != IMPORT else LaneNode
             node = self.nodes[row] = cls(self, row)
         return node
-
-    def gradient_edge(self, row):
-        """Where the gradient of an imported row goes (None: nowhere)."""
-        for ext in self.externals:
-            if ext[0] == row:
-                return ext[2]
-        return None
 
     def __repr__(self):
         return f"<lane block of {self.n_rows} rows at {hex(id(self))}>"
@@ -137,7 +130,7 @@ class LaneNode:
             elif blk.prog[src, OP] != IMPORT:
                 result.append((blk.node(int(src)), 0))
             else:
-                node, idx = blk.gradient_edge(int(src))
+                node, idx = blk.externals[int(src)][1]
                 result.append((AccumulateGrad(node), 0) if isinstance(node, Tensor)
                               else (_grad_fn(node, idx), 0))
         return tuple(result)
@@ -236,21 +229,15 @@ def _place(blk, t, saved):
     got = _import_value(blk.buf, blk.prog, row, off, data.reshape(-1),
                         NEED_A if edge is not None else 0, same)
     if got != row:
-        if saved and not blk.externals[_external_index(blk, got)][3]:
-            blk.externals[_external_index(blk, got)] = (got, t, edge, True)
+        if saved and not blk.externals[got][2]:
+            blk.externals[got] = (t, edge, True)
         return got, version
     blk.pos = off + data.size
     blk.n_rows = row + 1
     blk.shapes.append(data.shape)
-    blk.externals.append((row, t, edge, saved))
+    blk.externals[row] = (t, edge, saved)
     blk.imported[id(t)] = (row, data, version, edge)
     return row, version
-
-
-def _external_index(blk, row):
-    for k, ext in enumerate(blk.externals):
-        if ext[0] == row:
-            return k
 
 
 def _import_value(*args):
@@ -413,7 +400,7 @@ def current_versions(blk):
         ver[row] = v.value
     if blk.externals:
         prog, buf = blk.prog, blk.buf
-        for row, t, edge, saved in blk.externals:
+        for row, (t, edge, saved) in blk.externals.items():
             v = t._version
             if v is not None:
                 ver[row] = v.value

@@ -133,10 +133,10 @@ def _record(op, args, params, outs, results):
 def apply(op, args, params=_EMPTY):
     """Run `op` on Tensors/scalars; record it when grad mode is on and an input needs grad."""
     if op.lane is not None and not params and type(args[0]) is Tensor:
-        if len(args) == 2:
-            return _binary(op, args[0], args[1])
         if len(args) == 1:
             return _unary(op, args[0])
+        if len(args) == 2 and isinstance(args[1], (Tensor,) + _SCALAR_TYPES):
+            return _binary(op, args[0], args[1])   # anything else: the general checks below
     arrays = [a._data if isinstance(a, Tensor) else _unwrap_scalar(a) for a in args]
     result = op.forward(*arrays, **params)
     if op.n_outputs == 1:

@@ -1319,3 +1319,13 @@ def test_dropped_lane_graphs_die():
     leaf([1.0]).sum()                       # a record closes the open block (the tape held it)
     gc.collect()
     assert blk() is None
+
+
+def test_a_lane_op_called_as_a_function_refuses_a_bad_operand_as_the_general_path_does():
+    """tape.add(x, "a") takes the function route into the lane; it must still raise."""
+    x = tape.ones(3, requires_grad=True)
+    with pytest.raises(TypeError):
+        tape.add(x, "a")
+    with pytest.raises(TypeError):
+        tape.mul(x, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(tape.add(x, 2.0).detach().numpy(), [3.0, 3.0, 3.0])
