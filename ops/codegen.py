@@ -179,3 +179,21 @@ def load_module(stem, source):
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def first_call_then_direct(dispatcher, install):
+    """A stand-in for a numba kernel called from one place whose argument types never vary:
+    its first call goes through numba's dispatcher (compiling, or loading from the cache), then
+    hands `install` the compiled function for exactly those argument types, which the caller
+    keeps instead.  Calling that skips the dispatcher's per-call type resolution (measured:
+    0.22 instead of 0.40 us for the lane's 13-argument forward kernels).  It converts its
+    arguments to its one signature without checking them, so a caller may use it only where
+    every call has arrays of the same dtype, dimensions and layout (read-only or not may vary)
+    and scalars of the same kind; where the types cannot be matched it keeps the dispatcher."""
+    def call(*args):
+        result = dispatcher(*args)
+        signature = tuple(dispatcher.typeof_pyval(a) for a in args)
+        compiled = dispatcher.overloads.get(signature)
+        install(getattr(compiled, "entry_point", None) or dispatcher)
+        return result
+    return call

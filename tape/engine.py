@@ -241,18 +241,20 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                                captured)
             return
         ver = _lane.current_versions(blk)
-        # Rows whose gradient Python must see (hooks, retain_grad, autograd.grad inputs) split
-        # the replay: rows after them first, then the hook, then the rest.
-        stops = set(blk.hooks or ()) | set(blk.retained or ()) | set(lane_captures.get(blk, ()))
         inspect = None
         if _tape.anomaly_enabled and _tape.anomaly_check_nan:
             def inspect(row, grads):
                 _check_nan(blk.node(row), grads)
         hi = blk.n_rows
-        for row in sorted(stops, reverse=True):
-            _lane.replay(blk, state, row + 1, hi, ver, retain_graph, inspect)
-            hi = row + 1
-            _lane_stop(blk, state, row, lane_captures.get(blk, {}).get(row, ()), captured)
+        if blk.hooks or blk.retained or lane_captures:
+            # Rows whose gradient Python must see (hooks, retain_grad, autograd.grad inputs)
+            # split the replay: rows after them first, then the hook, then the rest.
+            stops = set(blk.hooks or ()) | set(blk.retained or ()) | set(
+                lane_captures.get(blk, ()))
+            for row in sorted(stops, reverse=True):
+                _lane.replay(blk, state, row + 1, hi, ver, retain_graph, inspect)
+                hi = row + 1
+                _lane_stop(blk, state, row, lane_captures.get(blk, {}).get(row, ()), captured)
         _lane.replay(blk, state, 0, hi, ver, retain_graph, inspect)
         live = state.live
         for row, (_, edge, _) in blk.externals.items():

@@ -25,6 +25,7 @@ import weakref
 import numpy as np
 
 import ops.lane as K
+from ops.codegen import first_call_then_direct
 from ops import OPS
 from ops.lane import (A, B, FLAGS, IMPORT, N, NEED_A, NEED_B, OP, OUT, RA, RB, RELEASED, SA, SB,
                       VA, VB)
@@ -43,7 +44,6 @@ MAX_ROWS = 4096          # ...up to this; then the block is closed and a new one
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _VARIANT = {_F32: "float32", _F64: "float64"}
 _new = object.__new__
-_NO_OPERAND = (-2, 0)    # a unary op's unused second operand
 
 # Whether ops take the lane: set_enabled(False) (tests comparing with the general path) and
 # anomaly mode (whose records remember where they were made) turn it off.
@@ -165,8 +165,12 @@ def _forward_kernels(dtype):
     fwd = _kernel_cache.get(dtype)
     if fwd is None:
         module = K.kernels()
-        fwd = _kernel_cache[dtype] = [getattr(module, f"fwd_{name}_{_VARIANT[dtype]}")
-                                      for name in K.LANE_OP_NAMES]
+        fwd = _kernel_cache[dtype] = []
+        for code, name in enumerate(K.LANE_OP_NAMES):
+            # buf, prog and the scalars have one type per dtype: the direct call is safe
+            fwd.append(first_call_then_direct(getattr(module, f"fwd_{name}_{_VARIANT[dtype]}"),
+                                              lambda direct, code=code: fwd.__setitem__(code,
+                                                                                        direct)))
     return fwd
 
 
@@ -226,7 +230,10 @@ def _place(blk, t, saved):
         same = prev[0]
     row = blk.n_rows
     off = blk.pos
-    got = _import_value(blk.buf, blk.prog, row, off, data.reshape(-1),
+    # ravel: always a C-contiguous 1-d array (a copy only if `data` is not contiguous), the
+    # one layout the direct call to the kernel may be given
+    dtype = blk.dtype
+    got = (_import_kernels.get(dtype) or _import_kernel(dtype))(blk.buf, blk.prog, row, off, data.ravel(),
                         NEED_A if edge is not None else 0, same)
     if got != row:
         if saved and not blk.externals[got][2]:
@@ -240,13 +247,18 @@ def _place(blk, t, saved):
     return row, version
 
 
-def _import_value(*args):
-    global _import_value
-    _import_value = K.kernels().import_value
-    return _import_value(*args)
+_import_kernels = {}
 
 
-def _emit(op, blk, shape, n, pa, sa, pb, sb, flags, c, scalar):
+def _import_kernel(dtype):
+    """import_value for blocks of `dtype` (one direct call per dtype: its buffer's type)."""
+    def install(direct):
+        _import_kernels[dtype] = direct
+    fn = _import_kernels[dtype] = first_call_then_direct(K.kernels().import_value, install)
+    return fn
+
+
+def _emit(op, blk, shape, n, ra, sa, va, rb, sb, vb, flags, c, scalar):
     """Run the op's forward kernel (it also writes the row) and wrap the result.
     scalar: 1 when an operand is the Python scalar c (its slot follows the output)."""
     off = blk.pos
@@ -255,7 +267,7 @@ def _emit(op, blk, shape, n, pa, sa, pb, sb, flags, c, scalar):
     blk.n_rows = row + 1
     blk.shapes.append(shape)
     buf = blk.buf
-    blk.fwd[op.lane](buf, blk.prog, row, off, n, pa[0], sa, pa[1], pb[0], sb, pb[1], flags, c)
+    blk.fwd[op.lane](buf, blk.prog, row, off, n, ra, sa, va, rb, sb, vb, flags, c)
     data = buf[off:off + n]
     if len(shape) != 1:
         data = data.reshape(shape)
@@ -271,8 +283,9 @@ def _emit(op, blk, shape, n, pa, sa, pb, sb, flags, c, scalar):
     return out
 
 
-_SCALAR = (-1, 0)
-
+# The hot path of binary() and unary() reads the open block inline when it has room for any
+# op (3 * MAX_SIZE elements, a free row each for two imports and the result), and an operand
+# that is already its value; _block_for and _place handle everything else.
 
 def binary(op, a, b, reflected=False):
     """op(a, b) through the lane, or None where it does not apply (the caller goes general).
@@ -299,11 +312,24 @@ def binary(op, a, b, reflected=False):
         if n > MAX_SIZE or n == 0:
             return None
         flags = a._requires_grad | b._requires_grad << 1
-        blk = _block_for(dtype, n + ad.size + bd.size, 3)
+        tape = STATE.tape
+        blk = tape.lane_f32 if dtype is _F32 else tape.lane_f64
+        if blk is None or blk.end - blk.pos < 3 * MAX_SIZE or blk.n_rows + 3 > len(blk.prog):
+            blk = _block_for(dtype, n + ad.size + bd.size, 3)
         reads = op.lane_saves[flags]
-        pa = _place(blk, a, reads[0])
-        pb = _place(blk, b, reads[1]) if b is not a else pa
-        return _emit(op, blk, shape, n, pa, sa, pb, sb, flags, 0.0, 0)
+        if a._record is blk:
+            v = a._version
+            ra, va = a._out_index, 0 if v is None else v.value
+        else:
+            ra, va = _place(blk, a, reads[0])
+        if b is a:
+            rb, vb = ra, va
+        elif b._record is blk:
+            v = b._version
+            rb, vb = b._out_index, 0 if v is None else v.value
+        else:
+            rb, vb = _place(blk, b, reads[1])
+        return _emit(op, blk, shape, n, ra, sa, va, rb, sb, vb, flags, 0.0, 0)
     if type(b) is not float:
         if type(b) is not int or not -2 ** 63 <= b < 2 ** 63:   # huge ints: general path
             return None
@@ -311,12 +337,18 @@ def binary(op, a, b, reflected=False):
     n = ad.size
     if n > MAX_SIZE or n == 0:
         return None
-    blk = _block_for(dtype, 2 * n + 1, 2)
+    tape = STATE.tape
+    blk = tape.lane_f32 if dtype is _F32 else tape.lane_f64
+    if blk is None or blk.end - blk.pos < 3 * MAX_SIZE or blk.n_rows + 2 > len(blk.prog):
+        blk = _block_for(dtype, 2 * n + 1, 2)
+    if a._record is blk:
+        v = a._version
+        ra, va = a._out_index, 0 if v is None else v.value
+    else:
+        ra, va = _place(blk, a, op.lane_saves[NEED_B if reflected else NEED_A][reflected])
     if reflected:
-        pa = _place(blk, a, op.lane_saves[NEED_B][1])
-        return _emit(op, blk, ad.shape, n, _SCALAR, 0, pa, 1, NEED_B, b, 1)
-    pa = _place(blk, a, op.lane_saves[NEED_A][0])
-    return _emit(op, blk, ad.shape, n, pa, 1, _SCALAR, 0, NEED_A, b, 1)
+        return _emit(op, blk, ad.shape, n, -1, 0, 0, ra, 1, va, NEED_B, b, 1)
+    return _emit(op, blk, ad.shape, n, ra, 1, va, -1, 0, 0, NEED_A, b, 1)
 
 
 def unary(op, a):
@@ -327,9 +359,17 @@ def unary(op, a):
     n = ad.size
     if n > MAX_SIZE or n == 0:
         return None
-    blk = _block_for(dtype, 2 * n, 2)
-    pa = _place(blk, a, op.lane_saves[NEED_A][0])
-    return _emit(op, blk, ad.shape, n, pa, 1, _NO_OPERAND, 0, NEED_A, 0.0, 0)
+    tape = STATE.tape
+    blk = tape.lane_f32 if dtype is _F32 else tape.lane_f64
+    if blk is None or blk.end - blk.pos < 3 * MAX_SIZE or blk.n_rows + 2 > len(blk.prog):
+        blk = _block_for(dtype, 2 * n, 2)
+    if a._record is blk:
+        v = a._version
+        ra, va = a._out_index, 0 if v is None else v.value
+    else:
+        ra, va = _place(blk, a, op.lane_saves[NEED_A][0])
+    # a unary op's unused second operand: row -2
+    return _emit(op, blk, ad.shape, n, ra, 1, va, -2, 0, 0, NEED_A, 0.0, 0)
 
 
 def register_version(t, v):
@@ -480,11 +520,23 @@ def raise_status(blk, status, ver):
     raise _modified_error(int(ver[row]), int(expected), (blk.shapes[row], blk.dtype))
 
 
+_replay_kernels = {}
+
+
+def _replay_kernel(dtype):
+    def install(direct):
+        _replay_kernels[dtype] = direct
+    fn = _replay_kernels[dtype] = first_call_then_direct(
+        getattr(K.kernels(), "replay_" + _VARIANT[dtype]), install)
+    return fn
+
+
 def replay(blk, state, lo, hi, ver, retain, inspect=None):
     """Replay rows [lo, hi) of `blk` in reverse, with the gradients in `state`."""
     if replay_mode == "numba" and inspect is None:
-        fn = getattr(K.kernels(), "replay_" + _VARIANT[blk.dtype])
-        status = fn(blk.buf, blk.base, state.grad, state.live, ver, blk.prog, lo, hi, retain)
+        fn = _replay_kernels.get(blk.dtype) or _replay_kernel(blk.dtype)
+        status = fn(blk.buf, blk.base, state.grad, state.live, ver, blk.prog, lo, hi,
+                    bool(retain))
     else:
         status = python_replay(blk, state.grad, state.live, ver, lo, hi, retain, inspect)
     if status:

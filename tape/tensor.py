@@ -451,9 +451,8 @@ class Tensor:
         return _HookHandle(hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .engine import backward
-        backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph,
-                 inputs=inputs)
+        _engine.backward((self,), None if gradient is None else (gradient,), retain_graph,
+                         create_graph, inputs=inputs)
 
     # ---- conversion ---------------------------------------------------------------------
     def item(self):
@@ -1162,4 +1161,5 @@ for _op in OPS.values():
 ops.bind_tensor_type(Tensor, apply)
 
 from . import lane as _lane   # noqa: E402  (lane builds on Tensor and _wrap above)
+from . import engine as _engine   # noqa: E402  (so does the engine)
 _lane.attach(OPS)

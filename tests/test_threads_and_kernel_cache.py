@@ -5,6 +5,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 
 import tape
 from ops import codegen
@@ -143,3 +144,24 @@ def test_numba_disk_cache_never_serves_a_changed_formula_across_processes(tmp_pa
 
     assert run("2.0") == [(2.0, 0.0)]                       # compiled, written to the cache
     assert run("3.0", "2.0") == [(3.0, 0.0), (2.0, 1.0)]    # new formula compiled; old cached
+
+
+def test_a_direct_kernel_call_is_bound_to_the_types_of_its_first_call():
+    """first_call_then_direct: each call site gets the compiled function for its own argument
+    types, so two sites sharing one kernel with float32 and float64 buffers both compute right
+    (one direct function used for both would read float64 memory as float32)."""
+    source = ("@njit(cache=True)\n"
+              "def scaled_sum(values, factor):\n"
+              "    total = 0.0\n"
+              "    for v in values:\n"
+              "        total += v * factor\n"
+              "    return total\n")
+    module = codegen.load_module("test_direct_call", source)
+    sites = {}
+    for dtype in (np.float32, np.float64, np.float32, np.float64):
+        site = sites.get(dtype) or codegen.first_call_then_direct(
+            module.scaled_sum, lambda direct, dtype=dtype: sites.__setitem__(dtype, direct))
+        values = np.arange(1, 6, dtype=dtype) / 4
+        assert site(values, 2) == pytest.approx(float(values.sum()) * 2, rel=1e-6)
+    assert all(fn is not module.scaled_sum for fn in sites.values())   # both went direct
+    assert sites[np.float32] is not sites[np.float64]
