@@ -68,10 +68,10 @@ class Block:
     """One run of lane ops: a buffer region, the program rows, and what was imported.  It is
     the `_record` of its values (their `_out_index` is the row)."""
     __slots__ = ("buf", "base", "pos", "end", "prog", "n_rows", "dtype", "shapes", "externals",
-                 "imported", "versions", "hooks", "retained", "nodes", "seq", "fwd",
+                 "imported", "versions", "hooks", "retained", "nodes", "seq", "fwd", "open_in",
                  "__weakref__")
 
-    def __init__(self, buf, base, dtype):
+    def __init__(self, buf, base, dtype, chunks):
         self.buf = buf
         self.base = base
         self.pos = base
@@ -89,6 +89,18 @@ class Block:
         self.nodes = None      # row -> LaneNode: the grad_fn objects handed out and alive
         self.seq = _next_seq()
         self.fwd = _forward_kernels(dtype)
+        self.open_in = chunks  # while open: its tape's lane_chunks, where close() leaves pos
+
+    def close(self):
+        """No more rows: the next block of this dtype continues the buffer after this one."""
+        chunks = self.open_in
+        if chunks is not None:
+            chunks[self.dtype] = (self.buf, self.pos)
+            self.open_in = None
+
+    def __del__(self):
+        # An open block whose values all died (the tape holds it weakly) closes as it goes.
+        self.close()
 
     def node(self, row):
         """The grad_fn of the value at `row` (one object per row)."""
@@ -181,21 +193,21 @@ def _open_block(tape, dtype, need):
     tape.close_lane()
     buf, pos = tape.lane_chunks.get(dtype, (None, 0))
     if buf is not None and buf.size - pos >= need:
-        blk = Block(buf, pos, dtype)
+        blk = Block(buf, pos, dtype, tape.lane_chunks)
     else:
-        blk = Block(np.empty(max(CHUNK, need), dtype), 0, dtype)
+        blk = Block(np.empty(max(CHUNK, need), dtype), 0, dtype, tape.lane_chunks)
     tape.append_block(blk)
     if dtype is _F32:
-        tape.lane_f32 = blk
+        tape.lane_f32 = weakref.ref(blk)
     else:
-        tape.lane_f64 = blk
+        tape.lane_f64 = weakref.ref(blk)
     return blk
 
 
 def _block_for(dtype, need, rows):
     """The open block of `dtype`, with room for `need` elements and `rows` rows."""
     tape = STATE.tape
-    blk = tape.lane_f32 if dtype is _F32 else tape.lane_f64
+    blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
     if blk is None or blk.end - blk.pos < need:
         return _open_block(tape, dtype, need)
     n_rows = blk.n_rows
@@ -313,7 +325,7 @@ def binary(op, a, b, reflected=False):
             return None
         flags = a._requires_grad | b._requires_grad << 1
         tape = STATE.tape
-        blk = tape.lane_f32 if dtype is _F32 else tape.lane_f64
+        blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
         if blk is None or blk.end - blk.pos < 3 * MAX_SIZE or blk.n_rows + 3 > len(blk.prog):
             blk = _block_for(dtype, n + ad.size + bd.size, 3)
         reads = op.lane_saves[flags]
@@ -338,7 +350,7 @@ def binary(op, a, b, reflected=False):
     if n > MAX_SIZE or n == 0:
         return None
     tape = STATE.tape
-    blk = tape.lane_f32 if dtype is _F32 else tape.lane_f64
+    blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
     if blk is None or blk.end - blk.pos < 3 * MAX_SIZE or blk.n_rows + 2 > len(blk.prog):
         blk = _block_for(dtype, 2 * n + 1, 2)
     if a._record is blk:
@@ -360,7 +372,7 @@ def unary(op, a):
     if n > MAX_SIZE or n == 0:
         return None
     tape = STATE.tape
-    blk = tape.lane_f32 if dtype is _F32 else tape.lane_f64
+    blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
     if blk is None or blk.end - blk.pos < 3 * MAX_SIZE or blk.n_rows + 2 > len(blk.prog):
         blk = _block_for(dtype, 2 * n, 2)
     if a._record is blk:

@@ -17,6 +17,11 @@ import ops
 _next_seq = itertools.count().__next__   # global, so records of several threads still order
 
 
+def NO_BLOCK():
+    """Tape.lane_f32/lane_f64 when no block is open: called like the weakref it stands for."""
+    return None
+
+
 class Tape:
     """One thread's records, weakly held, in execution order."""
     __slots__ = ("records", "compact_at", "replaying", "lane_f32", "lane_f64", "lane_chunks")
@@ -25,23 +30,28 @@ class Tape:
         self.records = []
         self.compact_at = 4096
         self.replaying = 0   # > 0 while a backward walks this tape: indices must not move
-        self.lane_f32 = self.lane_f64 = None   # the open lane blocks (tape/lane.py)
+        # The open lane blocks (tape/lane.py), weakly: a block lives only while its values
+        # do.  Held strongly, an open block would collect the ops of every later statement,
+        # and chain each discarded graph to the next through them (a leak in a loop that
+        # never calls backward).  NO_BLOCK: none open.
+        self.lane_f32 = self.lane_f64 = NO_BLOCK
         self.lane_chunks = {}   # dtype -> (buffer, first free offset) for the next lane block
 
     def append(self, record):
         """A record; it closes the open lane blocks, so a lane op that reads its result goes
         into a later block (the tape stays in topological order)."""
-        if self.lane_f32 is not None or self.lane_f64 is not None:
+        if self.lane_f32 is not NO_BLOCK or self.lane_f64 is not NO_BLOCK:
             self.close_lane()
         self.append_block(record)
 
     def close_lane(self):
         """Close the open lane blocks; the next block continues the buffer after them (never
         over them: detached views of their values may still be read)."""
-        for blk in (self.lane_f32, self.lane_f64):
+        for ref in (self.lane_f32, self.lane_f64):
+            blk = ref()
             if blk is not None:
-                self.lane_chunks[blk.dtype] = (blk.buf, blk.pos)
-        self.lane_f32 = self.lane_f64 = None
+                blk.close()
+        self.lane_f32 = self.lane_f64 = NO_BLOCK
 
     def append_block(self, entry):
         records = self.records

@@ -180,3 +180,36 @@ def test_create_graph_records_die_with_their_gradients(general_path):
     del gw, loss
     gc.collect()
     assert all(ref() is None for ref in refs)
+
+
+def test_a_forward_only_loop_frees_each_graph_it_discards():
+    """No backward, results dropped: each iteration's graph must die with its result.  A
+    custom Function between lane ops once chained them for ever: the open lane block took the
+    next iteration's first ops, whose Function saved them, whose output the next open block
+    imported (found by a benchmark slowing down with garbage-collector time)."""
+    class Cube(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return 3 * g * x * x
+
+    x = tape.linspace(-1, 1, 50)
+    a, b = tape.tensor(0.5, requires_grad=True), tape.tensor(2.0, requires_grad=True)
+    first = b * Cube.apply(a + x)
+    probe = weakref.ref(first.grad_fn)
+    del first
+    for _ in range(300):
+        b * Cube.apply(a + x)
+    gc.collect()
+    assert probe() is None
+    assert sum(type(o).__name__ == "Block" for o in gc.get_objects()) < 5
+    loss = (b * Cube.apply(a + x)).sum()   # and the lane still gives the right gradient
+    loss.backward()
+    np.testing.assert_allclose(b.grad.numpy(), ((0.5 + x.numpy()) ** 3).sum(), rtol=1e-5)
+    np.testing.assert_allclose(a.grad.numpy(), (3 * 2.0 * (0.5 + x.numpy()) ** 2).sum(),
+                               rtol=1e-5)
