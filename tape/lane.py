@@ -100,6 +100,8 @@ class Block:
 
     def __del__(self):
         # An open block whose values all died (the tape holds it weakly) closes as it goes.
+        # The recording paths check open_in too: while this runs (another thread dropped the
+        # last value) the weak reference still answers, and a closed block takes no rows.
         self.close()
 
     def node(self, row):
@@ -208,7 +210,7 @@ def _block_for(dtype, need, rows):
     """The open block of `dtype`, with room for `need` elements and `rows` rows."""
     tape = STATE.tape
     blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
-    if blk is None or blk.end - blk.pos < need:
+    if blk is None or blk.open_in is None or blk.end - blk.pos < need:
         return _open_block(tape, dtype, need)
     n_rows = blk.n_rows
     if n_rows + rows > len(blk.prog):
@@ -244,9 +246,9 @@ def _place(blk, t, saved):
     off = blk.pos
     # ravel: always a C-contiguous 1-d array (a copy only if `data` is not contiguous), the
     # one layout the direct call to the kernel may be given
-    dtype = blk.dtype
-    got = (_import_kernels.get(dtype) or _import_kernel(dtype))(blk.buf, blk.prog, row, off, data.ravel(),
-                        NEED_A if edge is not None else 0, same)
+    import_value = _import_kernels.get(blk.dtype) or _import_kernel(blk.dtype)
+    got = import_value(blk.buf, blk.prog, row, off, data.ravel(),
+                       NEED_A if edge is not None else 0, same)
     if got != row:
         if saved and not blk.externals[got][2]:
             blk.externals[got] = (t, edge, True)
@@ -326,7 +328,8 @@ def binary(op, a, b, reflected=False):
         flags = a._requires_grad | b._requires_grad << 1
         tape = STATE.tape
         blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
-        if blk is None or blk.end - blk.pos < 3 * MAX_SIZE or blk.n_rows + 3 > len(blk.prog):
+        if (blk is None or blk.open_in is None or blk.end - blk.pos < 3 * MAX_SIZE
+                or blk.n_rows + 3 > len(blk.prog)):
             blk = _block_for(dtype, n + ad.size + bd.size, 3)
         reads = op.lane_saves[flags]
         if a._record is blk:
@@ -351,7 +354,8 @@ def binary(op, a, b, reflected=False):
         return None
     tape = STATE.tape
     blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
-    if blk is None or blk.end - blk.pos < 3 * MAX_SIZE or blk.n_rows + 2 > len(blk.prog):
+    if (blk is None or blk.open_in is None or blk.end - blk.pos < 3 * MAX_SIZE
+            or blk.n_rows + 2 > len(blk.prog)):
         blk = _block_for(dtype, 2 * n + 1, 2)
     if a._record is blk:
         v = a._version
@@ -373,7 +377,8 @@ def unary(op, a):
         return None
     tape = STATE.tape
     blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
-    if blk is None or blk.end - blk.pos < 3 * MAX_SIZE or blk.n_rows + 2 > len(blk.prog):
+    if (blk is None or blk.open_in is None or blk.end - blk.pos < 3 * MAX_SIZE
+            or blk.n_rows + 2 > len(blk.prog)):
         blk = _block_for(dtype, 2 * n, 2)
     if a._record is blk:
         v = a._version

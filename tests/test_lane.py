@@ -1329,3 +1329,19 @@ def test_a_lane_op_called_as_a_function_refuses_a_bad_operand_as_the_general_pat
     with pytest.raises(TypeError):
         tape.mul(x, [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(tape.add(x, 2.0).detach().numpy(), [3.0, 3.0, 3.0])
+
+
+def test_a_closed_block_takes_no_more_rows_even_while_it_is_still_reachable():
+    """Block.__del__ closes an open block whose values died; another thread may still reach
+    it through the tape's weak reference meanwhile.  Recording checks open_in, so it opens
+    a new block after the closed one instead of writing past the closed block's end."""
+    x = tape.tensor([0.5, 1.5, 2.0], requires_grad=True)
+    y = x * 2.0
+    blk = y._record
+    blk.close()
+    z = y * y + 1.0
+    assert z._record is not blk
+    assert z._record.base >= blk.pos or z._record.buf is not blk.buf   # no overlap
+    np.testing.assert_allclose(y.detach().numpy(), [1.0, 3.0, 4.0])
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 8 * np.array([0.5, 1.5, 2.0]))
