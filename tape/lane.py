@@ -175,16 +175,18 @@ _kernel_cache = {}
 
 
 def _forward_kernels(dtype):
-    """opcode -> this dtype's forward kernel (the lane's kernel module loads on first use)."""
+    """opcode -> this dtype's forward kernel, and at IMPORT its import_value (the lane's
+    kernel module loads on first use)."""
     fwd = _kernel_cache.get(dtype)
     if fwd is None:
         module = K.kernels()
         fwd = _kernel_cache[dtype] = []
-        for code, name in enumerate(K.LANE_OP_NAMES):
-            # buf, prog and the scalars have one type per dtype: the direct call is safe
-            fwd.append(first_call_then_direct(getattr(module, f"fwd_{name}_{_VARIANT[dtype]}"),
-                                              lambda direct, code=code: fwd.__setitem__(code,
-                                                                                        direct)))
+        # buf, prog and the scalars have one type per dtype: the direct call is safe
+        kernels = [getattr(module, f"fwd_{name}_{_VARIANT[dtype]}") for name in K.LANE_OP_NAMES]
+        kernels.append(module.import_value)   # at index IMPORT
+        for code, kernel in enumerate(kernels):
+            fwd.append(first_call_then_direct(
+                kernel, lambda direct, code=code: fwd.__setitem__(code, direct)))
     return fwd
 
 
@@ -246,8 +248,7 @@ def _place(blk, t, saved):
     off = blk.pos
     # ravel: always a C-contiguous 1-d array (a copy only if `data` is not contiguous), the
     # one layout the direct call to the kernel may be given
-    import_value = _import_kernels.get(blk.dtype) or _import_kernel(blk.dtype)
-    got = import_value(blk.buf, blk.prog, row, off, data.ravel(),
+    got = blk.fwd[IMPORT](blk.buf, blk.prog, row, off, data.ravel(),
                        NEED_A if edge is not None else 0, same)
     if got != row:
         if saved and not blk.externals[got][2]:
@@ -259,17 +260,6 @@ def _place(blk, t, saved):
     blk.externals[row] = (t, edge, saved)
     blk.imported[id(t)] = (row, data, version, edge)
     return row, version
-
-
-_import_kernels = {}
-
-
-def _import_kernel(dtype):
-    """import_value for blocks of `dtype` (one direct call per dtype: its buffer's type)."""
-    def install(direct):
-        _import_kernels[dtype] = direct
-    fn = _import_kernels[dtype] = first_call_then_direct(K.kernels().import_value, install)
-    return fn
 
 
 def _emit(op, blk, shape, n, ra, sa, va, rb, sb, vb, flags, c, scalar):
