@@ -316,7 +316,7 @@ def _accumulate_grad(leaf, g, create_graph):
 
 def _one_block_backward(root, g, retain_graph):
     """run_backward for the commonest small case, without its general machinery (measured:
-    14 -> 7 us on the 20-op chain): one root, a value of a lane block without hooks or
+    14 -> 11 us on the 20-op chain's backward): one root, a value of a lane block without hooks or
     retain_grad, every import of which comes from a leaf (or needs no gradient), no
     create_graph, no autograd.grad capture, anomaly mode off.  False when that does not hold
     (checked before anything changes), and the caller takes the general path."""
@@ -327,8 +327,7 @@ def _one_block_backward(root, g, retain_graph):
     for _, edge, _ in externals.values():
         if edge is not None and not isinstance(edge[0], Tensor):
             return False
-    tape = STATE.tape
-    tape.close_lane()
+    STATE.tape.close_lane()
     state = _lane.LaneGradients(blk)
     state.add(blk, root._out_index, g)
     _lane.replay(blk, state, 0, blk.n_rows, _lane.current_versions(blk), retain_graph)
