@@ -225,11 +225,9 @@ def _block_for(dtype, need, rows):
 
 
 def _place(blk, t, saved):
-    """(row, version read) of Tensor `t` as an operand in `blk`: its own row when it is a
-    value of this block, else a new row importing a copy."""
+    """(row, version read) of Tensor `t`, not a value of `blk`, as an operand in `blk`: a row
+    importing a copy (the callers handle a value of `blk` itself inline)."""
     v = t._version
-    if t._record is blk:
-        return t._out_index, 0 if v is None else v.value
     if t._base is not None and t._requires_grad:
         check_view_is_current(t)
     data = t._data
