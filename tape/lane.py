@@ -247,7 +247,7 @@ def _place(blk, t, saved):
     # ravel: always a C-contiguous 1-d array (a copy only if `data` is not contiguous), the
     # one layout the direct call to the kernel may be given
     got = blk.fwd[IMPORT](blk.buf, blk.prog, row, off, data.ravel(),
-                       NEED_A if edge is not None else 0, same)
+                          NEED_A if edge is not None else 0, same)
     if got != row:
         if saved and not blk.externals[got][2]:
             blk.externals[got] = (t, edge, True)
