@@ -26,7 +26,7 @@ def _njit_calls(x, names):
         op = OPS[{"mul_x": "mul"}.get(name, name)]
         args = {"mul_x": (x, x), "add": (x, np.float32(0.5))}.get(name, (x,))
         pattern = "".join("a" if isinstance(a, np.ndarray) else "s" for a in args)
-        calls.append((op.kernels.function("fwd_", pattern), args + (np.empty_like(x),)))
+        calls.append((op.kernels.function("fwd_" + pattern), args + (np.empty_like(x),)))
     return lambda: [f(*a) for f, a in calls]
 
 

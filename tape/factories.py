@@ -30,6 +30,8 @@ def _check_device(device):
 
 
 def _finish(data, requires_grad):
+    if not data.dtype.isnative:   # a copy already: PyTorch converts it to native order too
+        data = data.astype(data.dtype.newbyteorder("="))
     t = _wrap(data)
     if requires_grad:
         t.requires_grad_(True)
@@ -78,6 +80,11 @@ def from_numpy(array):
     """Shares memory with `array`."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    if not array.dtype.isnative:
+        # PyTorch's refusal too; kernels read native byte order only.
+        raise ValueError("given numpy array has byte order different from the native byte "
+                         f"order ({array.dtype.str}). Conversion between byte orders is "
+                         "currently not supported.")
     return _wrap(array)
 
 

@@ -173,6 +173,19 @@ def test_conversions():
         bool(x)
 
 
+def test_byte_swapped_arrays_are_refused_by_from_numpy_and_converted_by_tensor():
+    """PyTorch's from_numpy raises ValueError for a non-native byte order (it would have to
+    share memory it cannot read); tensor() copies, so it converts to native order."""
+    swapped = np.arange(4, dtype=np.float32).astype(">f4")
+    with pytest.raises(ValueError, match="byte order"):
+        tape.from_numpy(swapped)
+    t = tape.tensor(swapped, requires_grad=True)
+    assert t.dtype is tape.float32
+    (t * t).sum().backward()
+    assert t.grad.tolist() == [0.0, 2.0, 4.0, 6.0]
+    assert (tape.tensor(swapped).sin() * 2).tolist() == pytest.approx(2 * np.sin([0, 1, 2, 3]))
+
+
 def test_arithmetic_matches_numpy_with_broadcasting():
     rng = np.random.default_rng(0)
     a = rng.uniform(0.5, 2, (3, 1)).astype(np.float32)

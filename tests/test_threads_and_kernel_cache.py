@@ -165,3 +165,44 @@ def test_a_direct_kernel_call_is_bound_to_the_types_of_its_first_call():
         assert site(values, 2) == pytest.approx(float(values.sum()) * 2, rel=1e-6)
     assert all(fn is not module.scaled_sum for fn in sites.values())   # both went direct
     assert sites[np.float32] is not sites[np.float64]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_direct_elementwise_kernel_converts_python_numbers_as_numpy_does(dtype):
+    """The general path's native-float kernels are bound on their first call and later get
+    Python numbers unconverted: whatever number comes first (here an int), every later one must
+    round as numpy's dtype(number) does, bit for bit, including ints past 2**24 and 2**53."""
+    from ops import OPS
+    from ops.elementwise import ElementwiseKernels
+    mul = OPS["mul"].kernels
+    kernels = ElementwiseKernels(mul.stem, mul.specs)     # nothing bound yet
+    x = np.linspace(-3, 3, 7).astype(dtype)
+    for s in [3, 0.1, 16777217, 2 ** 62 + 1, 1 / 3, -7, 1e-45, 2 ** 53 + 1]:
+        res = kernels.native("fwd_as", np.dtype(dtype), np.empty(7, dtype), (x, s))
+        np.testing.assert_array_equal(res, x * dtype(s), err_msg=f"scalar {s!r}")
+    key = "fwd_as_" + {np.float32: "f32", np.float64: "f64"}[dtype]
+    assert kernels.direct[key] is not mul.function(key)   # the compiled entry, installed
+
+
+def test_the_native_fast_path_reads_views_and_falls_back_for_everything_else():
+    """Strided, transposed and 0-d operands, and operands the fast path must hand to the general
+    rules (broadcasting, mixed dtypes, numpy scalars, ints), all match numpy."""
+    base = np.arange(1, 25, dtype=np.float32).reshape(4, 6) / 7
+    cases = [
+        (base.T, base.T.copy()),                 # transposed: not contiguous
+        (base[:, ::2], base[:, 1::2]),           # strided
+        (base[0, 0], base[1, 1]),                # 0-d views
+        (base, base[0]),                         # broadcast
+        (base, base.astype(np.float64)),         # mixed dtypes
+    ]
+    for xd, yd in cases:
+        x, y = tape.tensor(xd), tape.tensor(yd)
+        np.testing.assert_allclose((x * y).numpy(), xd * yd, rtol=1e-6)
+        np.testing.assert_allclose((x - 2).numpy(), xd - np.float32(2), rtol=1e-6)
+        np.testing.assert_allclose((1.5 / x).numpy(), np.float32(1.5) / xd, rtol=1e-6)
+        np.testing.assert_allclose(x.sin().numpy(), np.sin(xd), rtol=1e-6)
+        np.testing.assert_array_equal((x > 0.5).numpy(), xd > 0.5)
+    strided = tape.from_numpy(base[:, ::3])     # a view of the caller's memory, not a copy
+    np.testing.assert_allclose((strided * np.float64(2)).numpy(), base[:, ::3] * 2, rtol=1e-6)
+    ints = tape.tensor([1, 2, 3])
+    np.testing.assert_array_equal((ints * 3).numpy(), [3, 6, 9])
