@@ -228,6 +228,18 @@ def _inplace(self, op, args, params=_EMPTY):
     """self <- op(self, *args), recorded when needed: self's grad_fn becomes the new record."""
     recording = STATE.grad_enabled and (
         self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args))
+    if not recording and len(args) == 1 and not params:
+        # The optimizer's `p -= lr * p.grad` under no_grad: when the forward keeps self's
+        # shape and exact dtype, none of the checks below can fail (measured 2.95 -> 2.43 us
+        # for a 0-d `p -= g`).
+        other = args[0]
+        other = other._data if isinstance(other, Tensor) else _unwrap_scalar(other)
+        data = self._data
+        result = op.forward(data, other)
+        if result.dtype is data.dtype and result.shape == data.shape:
+            data[...] = result
+            _version_of(self).value += 1
+            return self
     if recording and self._record is None and self._requires_grad:
         raise RuntimeError(_LEAF_INPLACE)
     if recording and self._base is not None:

@@ -111,6 +111,30 @@ def test_no_grad_updates_parameters():
     np.testing.assert_array_equal(a.detach().numpy(), [3., 3.])
 
 
+def test_unrecorded_in_place_ops_keep_dtype_and_shape_or_raise_as_pytorch():
+    """The unrecorded in-place path: results of self's shape and dtype are written in place,
+    anything else keeps PyTorch's rules (cast down within a category, refuse the rest)."""
+    p = tape.nn.Parameter(tape.tensor(0.5))                  # a Tensor subclass as operand too
+    q = tape.nn.Parameter(tape.tensor(0.25))
+    with tape.no_grad():
+        p -= 0.5 * q
+        p -= q
+    assert p.dtype is tape.float32 and p.item() == 0.125 and p._version.value == 2
+    v = tape.ones(3)
+    v -= tape.tensor([1., 2., 3.], dtype=tape.float64)      # float64 result, cast to float32
+    assert v.dtype is tape.float32 and v.tolist() == [0., -1., -2.]
+    i = tape.tensor([1, 2, 3])
+    i *= 2
+    assert i.dtype is tape.int64 and i.tolist() == [2, 4, 6]
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired "
+                                           "output type Long"):
+        i -= 1.5
+    with pytest.raises(RuntimeError, match=r"output with shape \[3\] doesn't match the "
+                                           r"broadcast shape \[2, 3\]"):
+        v += tape.ones(2, 3)
+    assert i.tolist() == [2, 4, 6] and v.tolist() == [0., -1., -2.]   # failed ops wrote nothing
+
+
 def test_uniform_and_normal_fill_in_range():
     x = tape.empty(1000)
     x.uniform_(2, 3)
