@@ -6,7 +6,8 @@ array ('a') and scalar ('s') arguments, e.g. `dx_as(g_, out_, res)`, and per var
   - `dx_as_f32`, `dx_as_f64`: literals typed to the float dtype, so float32 stays float32 (as
     in PyTorch, and vectorisable: `1 + exp(x)` would otherwise promote to float64), and
     `x ** y` with y in {1, 2, 3} computed by multiplication (exact, and no libm pow per element);
-  - `..._par`: the same loop with prange, for arrays past PARALLEL_MIN_SIZE elements.
+  - `..._par`: the same loop with prange, for large arrays (ops/elementwise.PARALLEL_MIN_SIZE;
+    the thread pool they run on starts as start_parallel_pool says).
 Nothing is compiled until a function is first called with concrete dtypes (numba's lazy
 dispatch), and numba's on-disk cache (cache=True) makes later processes load it in
 milliseconds.  numba itself is only imported when the first kernel module is loaded, so
@@ -19,6 +20,7 @@ import itertools
 import os
 import sys
 import tempfile
+import threading
 import warnings
 
 # Names a formula may call, and what they become inside a numba kernel.
@@ -92,6 +94,49 @@ def scalar_expression(formula, np_type=None):
     if np_type is not None:
         tree = _TypedFloats(np_type).visit(tree)
     return ast.unparse(ast.fix_missing_locations(tree))
+
+
+# Calls that cost far more than arithmetic per element (libm): see is_transcendental.
+_TRANSCENDENTAL = set(SCALAR_FUNCTIONS) - {"fabs", "abs", "floor", "ceil", "round"}
+
+
+def is_transcendental(formula):
+    """Whether the formula calls exp, sin, ... or takes a power: parallel kernels pay at
+    smaller sizes for it than for plain arithmetic (ops/elementwise.PARALLEL_MIN_SIZE)."""
+    return "**" in formula or bool(names_in(formula) & _TRANSCENDENTAL)
+
+
+_pool_lock = threading.Lock()
+_pool_started = False
+
+
+def start_parallel_pool():
+    """Start numba's thread pool (once, before the first prange kernel) with sleeping, not
+    spinning, idle threads.
+
+    numba's default OpenMP pool keeps its threads spinning after each parallel kernel.  On
+    this 2-core machine they then fight numpy's OpenBLAS threads for the cores: the seeds'
+    two-layer net, whose 100,000-element updates ran in parallel between its matmuls, took
+    10 ms a step instead of 0.66 (its BLAS pinned to one thread, or its kernels serial).  So
+    libgomp is loaded with OMP_WAIT_POLICY=PASSIVE, set only while numba loads it and only
+    if the user set no OpenMP wait policy or spin count: other libraries keep their own.  A
+    pool already started (the user's own parallel numba code) is left as it is."""
+    global _pool_started
+    with _pool_lock:
+        if _pool_started:
+            return
+        import numba
+        from numba.np.ufunc import parallel
+        passive = ("OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
+                   and not getattr(parallel, "_is_initialized", False))
+        if passive:
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        try:
+            numba.get_num_threads()   # loads the threading layer and starts its threads
+        finally:
+            if passive:
+                del os.environ["OMP_WAIT_POLICY"]
+        _pool_started = True
 
 
 def names_in(formula):

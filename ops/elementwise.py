@@ -21,9 +21,13 @@ from .registry import NON_DIFFERENTIABLE, OPS, Op, register
 FLOAT, ANY, COMPARE = "float", "any", "compare"
 _ndarray = np.ndarray
 VARIANT_OF_DTYPE = codegen.VARIANT_OF_DTYPE
-# Past this many elements the prange kernels win on this 2-core machine (measured float32:
-# mul 5.9 vs 5.1 us and sigmoid 49 vs 36 us at 16,384; serial wins at 4,096).
-PARALLEL_MIN_SIZE = 1 << 14
+# Past this many elements a kernel runs its prange variant.  The pool's threads sleep between
+# kernels (codegen.start_parallel_pool), so a parallel call pays a wake-up (~80 us here) and
+# only wins where the work is larger: measured on this 2-core machine, float32, passive pool
+# (parallel vs serial): sigmoid 273 vs 354 us at 2**16, 811 vs 1,338 at 2**18; mul 125 vs 63 us
+# at 2**18, 254 vs 244 at 2**20, 1,723 vs 2,154 at 2**22.  A formula that calls exp, sin, ...
+# or a power is "transcendental"; plain arithmetic needs the larger size.
+PARALLEL_MIN_SIZE = {True: 1 << 16, False: 1 << 21}   # transcendental? -> elements
 # Kernels of these dtypes are called without numba's dispatcher after their first call (see
 # ElementwiseKernels.run); identity, not equality: a byte-swapped float32 is another object.
 _DIRECT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -55,7 +59,7 @@ class ElementwiseKernels:
 
     A kernel's key is <name><pattern><variant>[_par]: name "fwd_" or "d<input>_", pattern 'a'
     (array) or 's' (scalar) per argument, variant "_f32", "_f64" or "" (generic)."""
-    __slots__ = ("stem", "specs", "module", "functions", "direct")
+    __slots__ = ("stem", "specs", "module", "functions", "direct", "parallel_min")
 
     def __init__(self, stem, specs):
         self.stem = stem
@@ -63,10 +67,14 @@ class ElementwiseKernels:
         self.module = None
         self.functions = {}         # key -> numba dispatcher
         self.direct = {}            # key -> compiled entry point, native floats (see _direct)
+        self.parallel_min = {name: PARALLEL_MIN_SIZE[codegen.is_transcendental(formula)]
+                             for name, (_, formula) in specs.items()}
 
     def function(self, key):
         fn = self.functions.get(key)
         if fn is None:
+            if key.endswith("_par"):
+                codegen.start_parallel_pool()
             if self.module is None:
                 source = "\n\n".join(codegen.kernel_source(k, args, f)
                                      for k, (args, f) in self.specs.items())
@@ -94,7 +102,7 @@ class ElementwiseKernels:
             else:
                 flat.append(compute_dtype.type(a))
                 pattern += "s"
-        return self.run(name + pattern, compute_dtype, flat, res)
+        return self.run(name, pattern, compute_dtype, flat, res)
 
     def launch_uniform(self, name, args, dtype, out_dtype, shape):
         """launch() when every array already has `dtype` and `shape` (nothing to broadcast or
@@ -109,25 +117,25 @@ class ElementwiseKernels:
             else:
                 flat.append(dtype.type(a))
                 pattern += "s"
-        return self.run(name + pattern, dtype, flat, res)
+        return self.run(name, pattern, dtype, flat, res)
 
-    def run(self, key, dtype, flat, res):
-        """Call the kernel `key` (name + pattern) for this dtype variant and size."""
+    def run(self, name, pattern, dtype, flat, res):
+        """Call kernel `name` for this pattern, dtype variant and size."""
         if dtype is _F32 or dtype is _F64:
-            return self.native(key, dtype, res, flat)
-        key += VARIANT_OF_DTYPE.get(dtype.char, "")
-        if res.size >= PARALLEL_MIN_SIZE:
+            return self.native(name, pattern, dtype, res, flat)
+        key = name + pattern + VARIANT_OF_DTYPE.get(dtype.char, "")
+        if res.size >= self.parallel_min[name]:
             key += "_par"
         fn = self.functions.get(key) or self.function(key)
         fn(*flat, res.reshape(-1))
         return res
 
-    def native(self, key, dtype, res, flat):
-        """The per-op hot path: kernel `key` (name + pattern) for native float32/float64
-        (`dtype` is _F32 or _F64) over `flat` (1-d contiguous arrays of `dtype`, and scalars)
-        into the fresh array `res`."""
-        key += "_f32" if dtype is _F32 else "_f64"
-        if res.size >= PARALLEL_MIN_SIZE:
+    def native(self, name, pattern, dtype, res, flat):
+        """The per-op hot path: kernel `name` for native float32/float64 (`dtype` is _F32 or
+        _F64) over `flat` (1-d contiguous arrays of `dtype`, and scalars; 'a' or 's' each in
+        `pattern`) into the fresh array `res`."""
+        key = name + pattern + ("_f32" if dtype is _F32 else "_f64")
+        if res.size >= self.parallel_min[name]:
             key += "_par"
         fn = self.direct.get(key) or self._direct(key, dtype)
         fn(*flat, res if res.ndim == 1 else res.reshape(-1))
@@ -161,8 +169,8 @@ def _native_forward(kernels, n_args, compare, general):
             if type(x) is _ndarray:
                 dtype = x.dtype
                 if dtype is _F32 or dtype is _F64:
-                    return native("fwd_a", dtype, np.empty(x.shape, BOOL if compare else dtype),
-                                  (x.ravel(),))
+                    return native("fwd_", "a", dtype,
+                                  np.empty(x.shape, BOOL if compare else dtype), (x.ravel(),))
             return general(x)
     elif n_args == 2:
         def forward(x, y):
@@ -171,18 +179,18 @@ def _native_forward(kernels, n_args, compare, general):
                 dtype = x.dtype
                 if dtype is _F32 or dtype is _F64:
                     if ty is float or ty is int:
-                        return native("fwd_as", dtype,
+                        return native("fwd_", "as", dtype,
                                       np.empty(x.shape, BOOL if compare else dtype),
                                       (x.ravel(), y))
                     if ty is _ndarray and y.dtype is dtype and y.shape == x.shape:
-                        return native("fwd_aa", dtype,
+                        return native("fwd_", "aa", dtype,
                                       np.empty(x.shape, BOOL if compare else dtype),
                                       (x.ravel(), y.ravel()))
             elif ty is _ndarray and (tx is float or tx is int):
                 dtype = y.dtype
                 if dtype is _F32 or dtype is _F64:
-                    return native("fwd_sa", dtype, np.empty(y.shape, BOOL if compare else dtype),
-                                  (x, y.ravel()))
+                    return native("fwd_", "sa", dtype,
+                                  np.empty(y.shape, BOOL if compare else dtype), (x, y.ravel()))
             return general(x, y)
     else:
         forward = general

@@ -178,7 +178,7 @@ def test_a_direct_elementwise_kernel_converts_python_numbers_as_numpy_does(dtype
     kernels = ElementwiseKernels(mul.stem, mul.specs)     # nothing bound yet
     x = np.linspace(-3, 3, 7).astype(dtype)
     for s in [3, 0.1, 16777217, 2 ** 62 + 1, 1 / 3, -7, 1e-45, 2 ** 53 + 1]:
-        res = kernels.native("fwd_as", np.dtype(dtype), np.empty(7, dtype), (x, s))
+        res = kernels.native("fwd_", "as", np.dtype(dtype), np.empty(7, dtype), (x, s))
         np.testing.assert_array_equal(res, x * dtype(s), err_msg=f"scalar {s!r}")
     key = "fwd_as_" + {np.float32: "f32", np.float64: "f64"}[dtype]
     assert kernels.direct[key] is not mul.function(key)   # the compiled entry, installed
@@ -206,3 +206,29 @@ def test_the_native_fast_path_reads_views_and_falls_back_for_everything_else():
     np.testing.assert_allclose((strided * np.float64(2)).numpy(), base[:, ::3] * 2, rtol=1e-6)
     ints = tape.tensor([1, 2, 3])
     np.testing.assert_array_equal((ints * 3).numpy(), [3, 6, 9])
+
+
+@pytest.mark.parametrize("user_policy", [None, "ACTIVE"])
+def test_the_parallel_pool_starts_with_sleeping_threads_unless_the_user_chose(user_policy):
+    """numba's OpenMP threads are started with OMP_WAIT_POLICY=PASSIVE in the environment
+    (spinning ones fought numpy's BLAS threads: the two-layer net took 15x longer), set only
+    while the pool starts; a policy the user set is theirs and is left alone."""
+    code = ("import os, numba\n"
+            "seen = []\n"
+            "start = numba.get_num_threads\n"
+            "numba.get_num_threads = lambda: (seen.append(os.environ.get('OMP_WAIT_POLICY')),"
+            " start())[1]\n"
+            "import tape\n"
+            "x = tape.ones(1 << 17)\n"
+            "y = x.sigmoid()                        # a prange kernel: it starts the pool\n"
+            "assert abs(y[5].item() - 0.7310586) < 1e-6\n"
+            "z = x.exp()                            # started once\n"
+            "print(seen, os.environ.get('OMP_WAIT_POLICY'), numba.threading_layer())\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    if user_policy:
+        env["OMP_WAIT_POLICY"] = user_policy
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root,
+                         capture_output=True, text=True, check=True).stdout.split()
+    expected = [f"['{user_policy or 'PASSIVE'}']", str(user_policy), out[-1]]
+    assert out == expected and out[-1] in ("omp", "tbb", "workqueue")
