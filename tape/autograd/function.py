@@ -177,23 +177,32 @@ def _record(ctx, args, outputs):
     """Turn ctx into the record of this application and attach it to the outputs."""
     single = not isinstance(outputs, tuple)
     outs = [outputs] if single else list(outputs)
-    edges = tuple(((a._record, a._out_index) if a._record is not None else (a, 0))
-                  if isinstance(a, Tensor) and a._requires_grad else None for a in args)
-    dirty = {id(t) for t in ctx._dirty}
+    edges = []
+    arg_ids = set()
     for a in args:
-        if isinstance(a, Tensor) and id(a) in dirty and a._requires_grad and a._record is None:
-            raise RuntimeError("a leaf Variable that requires grad has been used in an in-place "
-                               "operation.")
-    arg_ids = {id(a) for a in args if isinstance(a, Tensor)}
-    non_diff = {id(t) for t in ctx._non_differentiable}
+        if isinstance(a, Tensor):
+            arg_ids.add(id(a))
+            if a._requires_grad:
+                edges.append((a._record, a._out_index) if a._record is not None else (a, 0))
+                continue
+        edges.append(None)
+    dirty = {id(t) for t in ctx._dirty} if ctx._dirty else ()
+    if dirty:
+        for a in args:
+            if (isinstance(a, Tensor) and id(a) in dirty and a._requires_grad
+                    and a._record is None):
+                raise RuntimeError("a leaf Variable that requires grad has been used in an "
+                                   "in-place operation.")
     original = list(outs)
+    positions = []
     for k, o in enumerate(outs):
-        if isinstance(o, Tensor) and id(o) in arg_ids and id(o) not in dirty:
-            # An input returned as it is: the output is a new tensor on the same buffer.
-            alias = _wrap(o._data)
-            alias._version = _version_of(o)
-            outs[k] = alias
-    positions = [k for k, o in enumerate(outs) if isinstance(o, Tensor)]
+        if isinstance(o, Tensor):
+            positions.append(k)
+            if id(o) in arg_ids and id(o) not in dirty:
+                # An input returned as it is: the output is a new tensor on the same buffer.
+                alias = _wrap(o._data)
+                alias._version = _version_of(o)
+                outs[k] = alias
     tensor_outs = [outs[k] for k in positions]
     ctx._output_tensor = tuple(isinstance(o, Tensor) for o in outs)
     out_index = {id(original[p]): k for k, p in enumerate(positions)}
@@ -213,10 +222,11 @@ def _record(ctx, args, outputs):
             saved.append(t)
     ctx._input_meta = tuple(a._data.shape if isinstance(a, Tensor) else None for a in args)
     out_meta = tuple((o._data.shape, o._data.dtype) for o in tensor_outs)
-    Record.__init__(ctx, edges, tuple(saved), tuple(versions),
+    Record.__init__(ctx, tuple(edges), tuple(saved), tuple(versions),
                     tuple(o._data for o in tensor_outs) if keep_out else None, out_meta, None,
                     bool(saved))
     ctx._recorded = True
+    non_diff = {id(t) for t in ctx._non_differentiable} if ctx._non_differentiable else ()
     for k, o in enumerate(tensor_outs):
         if id(original[positions[k]]) in non_diff or o._data.dtype.kind not in "fc":
             continue
