@@ -5,6 +5,7 @@ sum(fn(*leaves) * w) for a fixed random weight w (so non-scalar outputs are cove
 compares each leaf's gradient with central differences.  order=2 also checks the gradient of
 the gradient (create_graph=True) against finite differences of the first gradient.
 check_float32(fn, *arrays) compares float32 gradients with float64 ones.
+Cube: a custom autograd.Function the tests share.
 """
 import numpy as np
 
@@ -107,3 +108,17 @@ def check_float32(fn, *arrays, rtol=1e-4, atol=1e-5):
             continue
         assert a.dtype == tape.float32, f"input {k}: float32 gradient came back as {a.dtype}"
         np.testing.assert_allclose(a._data, b._data, rtol=rtol, atol=atol)
+
+
+class Cube(tape.autograd.Function):
+    """x^3 with a backward written in tape ops: twice differentiable."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * 3 * x * x

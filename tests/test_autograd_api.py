@@ -9,7 +9,7 @@ import pytest
 import tape
 from tape.autograd import Function
 from tape.autograd.function import once_differentiable
-from helpers import check_grads
+from helpers import Cube, check_grads
 
 F64 = tape.float64
 
@@ -115,20 +115,6 @@ def test_retain_grad_keeps_non_leaf_grad():
 
 
 # ---- autograd.Function --------------------------------------------------------------------
-class Cube(Function):
-    """x^3 with a backward written in tape ops: twice differentiable."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x * x
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * 3 * x * x
-
-
 class ScaleShift(Function):
     """(x * k + s, x - s) with a non-tensor k; records what ctx saw."""
 

@@ -18,6 +18,8 @@ import tape
 from tape.lane import Block
 from tape.tape import STATE, _next_seq
 
+from helpers import Cube
+
 SOAK = os.environ.get("TAPE_SOAK") == "1"
 BOUND = 1_000_000 if not SOAK else 4_000_000   # bytes still allocated after the loop
 
@@ -188,17 +190,6 @@ def test_a_forward_only_loop_frees_each_graph_it_discards():
     custom Function between lane ops once chained them for ever: the open lane block took the
     next iteration's first ops, whose Function saved them, whose output the next open block
     imported (found by a benchmark slowing down with garbage-collector time)."""
-    class Cube(tape.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x * x * x
-
-        @staticmethod
-        def backward(ctx, g):
-            x, = ctx.saved_tensors
-            return 3 * g * x * x
-
     x = tape.linspace(-1, 1, 50)
     a, b = tape.tensor(0.5, requires_grad=True), tape.tensor(2.0, requires_grad=True)
     mark = _next_seq()
