@@ -8,10 +8,13 @@ array ('a') and scalar ('s') arguments, e.g. `dx_as(g_, out_, res)`, and per var
     `x ** y` with y in {1, 2, 3} computed by multiplication (exact, and no libm pow per element);
   - `..._par`: the same loop with prange, for large arrays (ops/elementwise.PARALLEL_MIN_SIZE;
     the thread pool they run on starts as start_parallel_pool says).
-Nothing is compiled until a function is first called with concrete dtypes (numba's lazy
-dispatch), and numba's on-disk cache (cache=True) makes later processes load it in
-milliseconds.  numba itself is only imported when the first kernel module is loaded, so
-`import tape` stays fast.
+A generated function carries its numba options (`@kernel(...)`) but gets its numba dispatcher
+only when first asked for (`jitted`): an op's file holds 24 to 72 kernels and the lane's 79,
+and making a dispatcher costs about 0.8 ms, so making them all on import was a third of the
+first training step in a warm process.  Nothing is compiled until a kernel is first called with
+concrete dtypes (numba's lazy dispatch), and numba's on-disk cache (cache=True) makes later
+processes load it in milliseconds.  numba itself is only imported when the first kernel module
+is loaded, so `import tape` stays fast.
 """
 import ast
 import hashlib
@@ -21,6 +24,7 @@ import os
 import sys
 import tempfile
 import threading
+import types
 import warnings
 
 # Names a formula may call, and what they become inside a numba kernel.
@@ -39,6 +43,14 @@ of this text, so a changed formula writes a new file instead of loading a stale 
 import math
 import numpy as np
 from numba import njit, prange
+
+
+def kernel(**options):
+    """Marks a kernel with its numba options; ops/codegen.jitted makes its dispatcher."""
+    def mark(fn):
+        fn.numba_options = options
+        return fn
+    return mark
 
 
 @njit(inline="always")
@@ -161,7 +173,7 @@ def kernel_source(kernel_name, argnames, formula):
             name = f"{kernel_name}{''.join(pattern)}{suffix}"
             for par, loop in (("", "range"), ("_par", "prange")):
                 chunks.append(
-                    f"@njit(cache=True, error_model='numpy', nogil=True"
+                    f"@kernel(cache=True, error_model='numpy', nogil=True"
                     f"{', parallel=True' if par else ''})\n"
                     f"def {name}{par}({params}, res):\n"
                     f"    for i in {loop}(res.size):\n{loads}\n"
@@ -224,6 +236,36 @@ def load_module(stem, source):
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+_jit_lock = threading.RLock()
+
+
+def _marked(fn):
+    """A plain function marked by @kernel (its dispatcher, which copies the function's
+    attributes, is not)."""
+    return type(fn) is types.FunctionType and hasattr(fn, "numba_options")
+
+
+def jitted(module, name):
+    """The numba dispatcher of function `name` of a generated module, made on first request.
+    It replaces the plain function in the module, so kernels that call it by name (the lane's
+    replay calls its vjp_ functions) compile against the dispatcher; those callees are made
+    first, from the names the function's code reads."""
+    fn = module.__dict__[name]
+    if not _marked(fn):
+        return fn   # already a dispatcher (or declared with @njit)
+    with _jit_lock:
+        fn = module.__dict__[name]
+        if not _marked(fn):
+            return fn
+        for callee in fn.__code__.co_names:
+            if callee != name and _marked(module.__dict__.get(callee)):
+                jitted(module, callee)   # the lock is re-entrant
+        from numba import njit
+        dispatcher = njit(**fn.numba_options)(fn)
+        setattr(module, name, dispatcher)
+        return dispatcher
 
 
 def first_call_then_direct(dispatcher, install):

@@ -79,7 +79,7 @@ class ElementwiseKernels:
                 source = "\n\n".join(codegen.kernel_source(k, args, f)
                                      for k, (args, f) in self.specs.items())
                 self.module = codegen.load_module(self.stem, source)
-            fn = self.functions[key] = getattr(self.module, key)
+            fn = self.functions[key] = codegen.jitted(self.module, key)
         return fn
 
     def launch(self, name, args, compute_dtype, out_dtype, shape):

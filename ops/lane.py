@@ -94,7 +94,7 @@ def _forward_source(name, np_type):
                 + f"{pad}    o[k] = {expr}\n")
 
     return (
-        f"@njit(cache=True, error_model='numpy', nogil=True)\n"
+        f"@kernel(cache=True, error_model='numpy', nogil=True)\n"
         f"def fwd_{name}_{np_type}(buf, prog, i, out, n, ra, sa, va, rb, sb, vb, flags, c):\n"
         f"    a = prog[ra, {OUT}] if ra >= 0 else out + n\n"
         f"    b = prog[rb, {OUT}] if rb >= 0 else out + n\n"
@@ -109,7 +109,7 @@ def _forward_source(name, np_type):
 
 
 IMPORT_SOURCE = f'''
-@njit(cache=True, nogil=True)
+@kernel(cache=True, nogil=True)
 def import_value(buf, prog, i, out, data, flags, same):
     """Row i: a copy of `data` (flat) at `out`; Python passes its gradient on.  same >= 0: a
     row that imported the same tensor before; while its copy still equals `data` it serves
@@ -212,7 +212,7 @@ def _vjp_source(name, np_type):
                      + _accumulate("y", dy, np_type, binary, sa, sb, pad + "    "))
         return text
 
-    return (f"@njit(cache=True, error_model='numpy', nogil=True)\n"
+    return (f"@kernel(cache=True, error_model='numpy', nogil=True)\n"
             f"def vjp_{name}_{np_type}(buf, base, grad, out, n, a, sa, b, sb, need_a, need_b):\n"
             f"    gs = grad[out - base:out - base + n]\n"
             f"    outs = buf[out:out + n]\n"
@@ -226,7 +226,7 @@ def _replay_source(np_type):
         branches.append(f"        {keyword} code == {OPCODE[name]}:   # {name}\n"
                         + _replay_branch(name, np_type))
     return (
-        f"@njit(cache=True, error_model='numpy', nogil=True)\n"
+        f"@kernel(cache=True, error_model='numpy', nogil=True)\n"
         f"def replay_{np_type}(buf, base, grad, live, ver, prog, lo, hi, retain):\n"
         f"    for i in range(hi - 1, lo - 1, -1):\n"
         f"        if live[i] == 0:\n            continue\n"

@@ -25,7 +25,7 @@ import weakref
 import numpy as np
 
 import ops.lane as K
-from ops.codegen import first_call_then_direct
+from ops.codegen import first_call_then_direct, jitted
 from ops import OPS
 from ops.lane import (A, B, FLAGS, IMPORT, N, NEED_A, NEED_B, OP, OUT, RA, RB, RELEASED, SA, SB,
                       VA, VB)
@@ -181,13 +181,22 @@ def _forward_kernels(dtype):
     if fwd is None:
         module = K.kernels()
         fwd = _kernel_cache[dtype] = []
-        # buf, prog and the scalars have one type per dtype: the direct call is safe
-        kernels = [getattr(module, f"fwd_{name}_{_VARIANT[dtype]}") for name in K.LANE_OP_NAMES]
-        kernels.append(module.import_value)   # at index IMPORT
-        for code, kernel in enumerate(kernels):
-            fwd.append(first_call_then_direct(
-                kernel, lambda direct, code=code: fwd.__setitem__(code, direct)))
+        names = [f"fwd_{name}_{_VARIANT[dtype]}" for name in K.LANE_OP_NAMES]
+        names.append("import_value")   # at index IMPORT
+        for code, name in enumerate(names):
+            fwd.append(_first_call(module, name, fwd, code))
     return fwd
+
+
+def _first_call(module, name, fwd, code):
+    """fwd[code] until its first call: the kernel's dispatcher is made then (most blocks use
+    a few of the 20), and the compiled function replaces this stand-in (buf, prog and the
+    scalars have one type per dtype, so the direct call is safe)."""
+    def call(*args):
+        kernel = first_call_then_direct(jitted(module, name),
+                                        lambda direct: fwd.__setitem__(code, direct))
+        return kernel(*args)
+    return call
 
 
 # ---- recording ---------------------------------------------------------------------------
@@ -532,7 +541,7 @@ def _replay_kernel(dtype):
     def install(direct):
         _replay_kernels[dtype] = direct
     fn = _replay_kernels[dtype] = first_call_then_direct(
-        getattr(K.kernels(), "replay_" + _VARIANT[dtype]), install)
+        jitted(K.kernels(), "replay_" + _VARIANT[dtype]), install)
     return fn
 
 

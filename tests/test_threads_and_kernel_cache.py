@@ -50,10 +50,38 @@ def test_changed_kernel_source_gets_a_new_file():
     b = codegen.load_module("probe", codegen.kernel_source("k_", ["x"], "x + 2"))
     assert a.__file__ != b.__file__
     out = np.empty(2)
-    a.k_a(np.array([1.0, 2.0]), out)
+    codegen.jitted(a, "k_a")(np.array([1.0, 2.0]), out)
     np.testing.assert_array_equal(out, [2.0, 3.0])
-    b.k_a(np.array([1.0, 2.0]), out)
+    codegen.jitted(b, "k_a")(np.array([1.0, 2.0]), out)
     np.testing.assert_array_equal(out, [3.0, 4.0])
+
+
+def test_generated_kernels_get_their_dispatcher_on_first_request_callees_first():
+    """A generated module holds plain marked functions; jitted() makes one dispatcher per
+    kernel, once (also when threads ask together), after the marked kernels it calls."""
+    from numba.core.registry import CPUDispatcher
+    source = codegen.kernel_source("k_", ["x"], "x * 3") + (
+        "\n\n@kernel(cache=True)\n"
+        "def twice_k(x, res):\n"
+        "    k_a(x, res)\n"
+        "    for i in range(res.size):\n"
+        "        res[i] *= 2\n")
+    m = codegen.load_module("lazy_probe", source)
+    assert not any(isinstance(v, CPUDispatcher) for k, v in vars(m).items() if k != "_pow")
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(codegen.jitted(m, "twice_k")))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and all(fn is got[0] for fn in got)
+    assert isinstance(got[0], CPUDispatcher) and m.twice_k is got[0]
+    assert isinstance(m.k_a, CPUDispatcher)          # its callee, made first
+    assert not isinstance(m.k_s, CPUDispatcher)      # nothing else
+    out = np.empty(3)
+    got[0](np.arange(3.0), out)
+    np.testing.assert_array_equal(out, [0.0, 6.0, 12.0])
 
 
 def test_unwritable_cache_directory_still_computes_with_one_warning(tmp_path):
@@ -118,7 +146,7 @@ def test_a_tampered_kernel_file_is_rewritten_not_loaded(tmp_path, monkeypatch):
         f.write(good.replace("x + 3.25", "x + 300.0"))
     second = codegen.load_module("tamper", source)
     out = np.empty(2)
-    second.k_a(np.array([1.0, 2.0]), out)
+    codegen.jitted(second, "k_a")(np.array([1.0, 2.0]), out)
     np.testing.assert_array_equal(out, [4.25, 5.25])
     assert open(second.__file__).read() == good
 
@@ -132,8 +160,9 @@ def test_numba_disk_cache_never_serves_a_changed_formula_across_processes(tmp_pa
             "for factor in sys.argv[1:]:\n"
             "    m = codegen.load_module('probe', codegen.kernel_source('k_', ['x'], "
             "f'x * {factor}'))\n"
-            "    m.k_a(np.array([1.0]), out)\n"
-            "    print(out[0], sum(m.k_a.stats.cache_hits.values()))\n")
+            "    k = codegen.jitted(m, 'k_a')\n"
+            "    k(np.array([1.0]), out)\n"
+            "    print(out[0], sum(k.stats.cache_hits.values()))\n")
     env = dict(os.environ, TAPE_CACHE_DIR=str(tmp_path))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
