@@ -445,7 +445,9 @@ def _seeds(outputs, grad_outputs, create_graph):
         if g is None:
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = np.ones(out._data.shape, out._data.dtype)
+            shape = out._data.shape
+            # np.ones is a Python function (empty + copyto): 3x np.array's cost for a 0-d seed
+            g = np.array(1, out._data.dtype) if shape == () else np.ones(shape, out._data.dtype)
             g = _wrap(g) if create_graph else g
         else:
             if not isinstance(g, Tensor):

@@ -120,6 +120,8 @@ class BackwardCFunction(FunctionCtx, Record):
 
 def _expandable(shape, target):
     """Whether `shape` broadcasts to `target` (then the engine sums the gradient back)."""
+    if shape == target:
+        return True
     if len(shape) > len(target):
         return False
     return all(s == t or s == 1 for s, t in zip(shape[::-1], target[::-1]))
