@@ -46,7 +46,8 @@ from numba import njit, prange
 
 
 def kernel(**options):
-    """Marks a kernel with its numba options; ops/codegen.jitted makes its dispatcher."""
+    """Marks a kernel with its numba options (with `signature`: a C callback, numba.cfunc);
+    ops/codegen.jitted makes its dispatcher."""
     def mark(fn):
         fn.numba_options = options
         return fn
@@ -238,7 +239,7 @@ def load_module(stem, source):
     return module
 
 
-_jit_lock = threading.RLock()
+_jit_lock = threading.Lock()
 
 
 def _marked(fn):
@@ -248,22 +249,23 @@ def _marked(fn):
 
 
 def jitted(module, name):
-    """The numba dispatcher of function `name` of a generated module, made on first request.
-    It replaces the plain function in the module, so kernels that call it by name (the lane's
-    replay calls its vjp_ functions) compile against the dispatcher; those callees are made
-    first, from the names the function's code reads."""
+    """The numba dispatcher (or C callback) of function `name` of a generated module, made on
+    first request; it replaces the plain function in the module."""
     fn = module.__dict__[name]
     if not _marked(fn):
-        return fn   # already a dispatcher (or declared with @njit)
+        return fn   # already made (or declared with @njit)
     with _jit_lock:
         fn = module.__dict__[name]
         if not _marked(fn):
             return fn
-        for callee in fn.__code__.co_names:
-            if callee != name and _marked(module.__dict__.get(callee)):
-                jitted(module, callee)   # the lock is re-entrant
-        from numba import njit
-        dispatcher = njit(**fn.numba_options)(fn)
+        options = dict(fn.numba_options)
+        signature = options.pop("signature", None)
+        if signature is None:
+            from numba import njit
+            dispatcher = njit(**options)(fn)
+        else:   # a C callback (the lane's vjp_ functions): compiled now, called by address
+            from numba import cfunc
+            dispatcher = cfunc(signature, **options)(fn)
         setattr(module, name, dispatcher)
         return dispatcher
 

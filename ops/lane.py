@@ -3,7 +3,9 @@
 Small elementwise results live side by side in one float buffer (a "block"), and each op
 appends one int row to the block's program.  Backward then replays a whole block in one numba
 call (`replay_float32` / `replay_float64`): one interpreter, generated here from the elementwise
-op table's formulas (ops/elementwise.py) and cached on disk, never code per tape.
+op table's formulas (ops/elementwise.py) and cached on disk, never code per tape.  It holds no
+per-op code: each op's gradient loops are a C callback of their own (`vjp_<op>_<dtype>`),
+compiled when the op is first used, which the interpreter calls through an address table.
 
 This module only generates and loads the kernels; tape/lane.py owns blocks and their use.
 
@@ -29,8 +31,7 @@ NEED_A, NEED_B, RELEASED = 1, 2, 4
 FREED, STALE_X, STALE_Y, STALE_OUT = range(4)
 
 # The lane's ops: elementwise, one or two inputs, a gradient formula for each.  The common ones
-# only: the interpreter compiles every op it knows once (about 0.3 s each, per dtype, on an
-# empty kernel cache); the rarer ones (asin, log1p, floor, ...) take the general path.
+# only; the rarer ones (asin, log1p, floor, ...) take the general path.
 LANE_OP_NAMES = (
     "add", "sub", "mul", "div", "pow", "maximum", "minimum", "clamp_min", "clamp_max",
     "neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs")
@@ -153,52 +154,21 @@ def _accumulate(operand, formula, np_type, binary, sa, sb, pad):
             f"{pad}grad[{off} - base] += acc\n")
 
 
-def _replay_branch(name, np_type):
-    """The interpreter's branch for row `name`: saved-value checks, the gradients (its vjp_
-    function), which rows now have a gradient, and releasing what it read."""
+def _reads_mask(name):
+    """Which saved values row `name`'s gradients read, as bits for the replay: x, y, out read
+    by the first operand's gradient (1, 2, 4), and by the second's (8, 16, 32)."""
     op = OPS[name]
-    dx = op.grad_formulas[0]
-    binary = len(op.argnames) == 2
-    dy = op.grad_formulas[1] if binary else None
-    rx, ry = _reads(dx), _reads(dy) if dy else set()
-    lines = []
-
-    def check(var, cond):
-        return f"            if {cond}:\n                return 1 + 4 * i + {var}\n"
-
-    def needed(name_):
-        terms = []
-        if name_ in rx:
-            terms.append("need_a")
-        if name_ in ry:
-            terms.append("need_b")
-        return " or ".join(terms)
-
-    if rx or ry:
-        reads_any = " or ".join(t for t in (("need_a" if rx else ""), ("need_b" if ry else ""))
-                                if t)
-        lines.append(f"            saving = {reads_any}\n")
-        lines.append(check(FREED, f"saving and flags & {RELEASED}"))
-        if needed("x"):
-            lines.append(check(STALE_X, f"({needed('x')}) and ra >= 0 and ver[ra] != va"))
-        if needed("y"):
-            lines.append(check(STALE_Y, f"({needed('y')}) and rb >= 0 and ver[rb] != vb"))
-        if needed("out"):
-            lines.append(check(STALE_OUT, f"({needed('out')}) and ver[i] != 0"))
-    lines.append(f"            vjp_{name}_{np_type}(buf, base, grad, out, n, a, sa, b, sb, "
-                 f"need_a, need_b)\n")
-    lines.append("            if need_a and ra >= 0:\n                live[ra] = 1\n")
-    if dy is not None:
-        lines.append("            if need_b and rb >= 0:\n                live[rb] = 1\n")
-    if rx or ry:
-        lines.append("            if saving and not retain:\n"
-                     f"                prog[i, {FLAGS}] = flags | {RELEASED}\n")
-    return "".join(lines)
+    mask = 0
+    for k, formula in enumerate(op.grad_formulas):
+        reads = _reads(formula)
+        mask |= sum(bit for value, bit in (("x", 1), ("y", 2), ("out", 4))
+                    if value in reads) << 3 * k
+    return mask
 
 
 def _vjp_source(name, np_type):
-    """Row `name`'s gradients added into the gradient buffer: a function of its own, so LLVM
-    optimises each op's loops apart (inside the one replay function it took twice as long)."""
+    """Row `name`'s gradients added into the gradient buffer: a C callback of its own (the
+    buffers by address), compiled on the op's first use; the replay calls it by address."""
     op = OPS[name]
     dx = op.grad_formulas[0]
     binary = len(op.argnames) == 2
@@ -212,22 +182,26 @@ def _vjp_source(name, np_type):
                      + _accumulate("y", dy, np_type, binary, sa, sb, pad + "    "))
         return text
 
-    return (f"@kernel(cache=True, error_model='numpy', nogil=True)\n"
-            f"def vjp_{name}_{np_type}(buf, base, grad, out, n, a, sa, b, sb, need_a, need_b):\n"
+    return (f"@kernel(signature=VJP_SIGNATURE_{np_type}, cache=True, error_model='numpy', "
+            f"nogil=True)\n"
+            f"def vjp_{name}_{np_type}(buf_p, nbuf, base, grad_p, ngrad, out, n, a, sa, b, sb, "
+            f"need_a, need_b):\n"
+            f"    buf = carray(buf_p, nbuf)\n"
+            f"    grad = carray(grad_p, ngrad)\n"
             f"    gs = grad[out - base:out - base + n]\n"
             f"    outs = buf[out:out + n]\n"
             + _stride_cases(binary, body))
 
 
 def _replay_source(np_type):
-    branches = []
-    for name in LANE_OP_NAMES:
-        keyword = "if" if not branches else "elif"
-        branches.append(f"        {keyword} code == {OPCODE[name]}:   # {name}\n"
-                        + _replay_branch(name, np_type))
+    """The interpreter: per row in reverse, the saved-value checks (what its gradients read:
+    READS), the gradients (its op's vjp_ callback), which rows now have a gradient, and
+    releasing what it read.  No code per op, so it compiles in about a second."""
     return (
         f"@kernel(cache=True, error_model='numpy', nogil=True)\n"
-        f"def replay_{np_type}(buf, base, grad, live, ver, prog, lo, hi, retain):\n"
+        f"def replay_{np_type}(buf, base, grad, live, ver, prog, lo, hi, retain, vjps):\n"
+        f"    buf_at = buf.ctypes.data\n"
+        f"    grad_at = grad.ctypes.data\n"
         f"    for i in range(hi - 1, lo - 1, -1):\n"
         f"        if live[i] == 0:\n            continue\n"
         f"        code = prog[i, {OP}]; out = prog[i, {OUT}]; n = prog[i, {N}]\n"
@@ -235,14 +209,64 @@ def _replay_source(np_type):
         f"        a = prog[i, {A}]; sa = prog[i, {SA}]; ra = prog[i, {RA}]; va = prog[i, {VA}]\n"
         f"        b = prog[i, {B}]; sb = prog[i, {SB}]; rb = prog[i, {RB}]; vb = prog[i, {VB}]\n"
         f"        flags = prog[i, {FLAGS}]\n"
-        f"        need_a = (flags & {NEED_A}) != 0\n"
-        f"        need_b = (flags & {NEED_B}) != 0\n"
-        + "".join(branches)
-        + "    return 0\n")
+        f"        need_a = flags & {NEED_A}\n"
+        f"        need_b = (flags & {NEED_B}) >> 1\n"
+        f"        reads = (READS[code] & 7 if need_a else 0) | (READS[code] >> 3 if need_b else 0)\n"
+        f"        if reads != 0 and flags & {RELEASED}:\n"
+        f"            return 1 + 4 * i + {FREED}\n"
+        f"        if reads & 1 and ra >= 0 and ver[ra] != va:\n"
+        f"            return 1 + 4 * i + {STALE_X}\n"
+        f"        if reads & 2 and rb >= 0 and ver[rb] != vb:\n"
+        f"            return 1 + 4 * i + {STALE_Y}\n"
+        f"        if reads & 4 and ver[i] != 0:\n"
+        f"            return 1 + 4 * i + {STALE_OUT}\n"
+        f"        call_vjp(vjps[code], buf_at, buf.size, base, grad_at, grad.size, out, n, a, sa,\n"
+        f"                 b, sb, need_a, need_b)\n"
+        f"        if need_a and ra >= 0:\n            live[ra] = 1\n"
+        f"        if need_b and rb >= 0:\n            live[rb] = 1\n"
+        f"        if reads != 0 and not retain:\n"
+        f"            prog[i, {FLAGS}] = flags | {RELEASED}\n"
+        f"    return 0\n")
+
+
+# The replay calls each op's vjp_ function through its address, in a table the replay is
+# handed (tape/lane.py fills it as each op's forward kernel is first bound).  So compiling the
+# interpreter compiles none of the 19 ops' gradient loops: each is a C callback compiled (and
+# cached) on its own, when its op is first used.  Measured on an empty cache: the first
+# Legendre step's replay_float32 took 17.7 s with every vjp_ inside it.
+CALLBACK_SOURCE = '''
+from llvmlite import ir
+from numba import carray, types
+from numba.extending import intrinsic
+
+_INT = types.int64
+VJP_SIGNATURE_float32, VJP_SIGNATURE_float64 = (
+    types.void(types.CPointer(t), _INT, _INT, types.CPointer(t), _INT, _INT, _INT, _INT, _INT,
+               _INT, _INT, _INT, _INT) for t in (types.float32, types.float64))
+
+
+@intrinsic
+def call_vjp(typingctx, address, buf_at, nbuf, base, grad_at, ngrad, out, n, a, sa, b, sb,
+             need_a, need_b):
+    """Call the C callback at `address` (a vjp_ function) with the buffers' data addresses."""
+    signature = types.void(*([_INT] * 14))
+
+    def codegen(context, builder, sig, args):
+        i64, data = ir.IntType(64), ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [data, i64, i64, data] + [i64] * 9)
+        fn = builder.inttoptr(args[0], fnty.as_pointer())
+        call_args = list(args[1:])
+        call_args[0] = builder.inttoptr(call_args[0], data)
+        call_args[3] = builder.inttoptr(call_args[3], data)
+        builder.call(fn, call_args)
+        return context.get_dummy_value()
+    return signature, codegen
+'''
 
 
 def source():
-    chunks = [IMPORT_SOURCE]
+    reads = ", ".join(str(_reads_mask(name)) for name in LANE_OP_NAMES)
+    chunks = [CALLBACK_SOURCE, IMPORT_SOURCE, f"READS = np.array([{reads}], np.int64)\n"]
     for np_type in DTYPES:
         chunks.extend(_forward_source(name, np_type) for name in LANE_OP_NAMES)
         chunks.extend(_vjp_source(name, np_type) for name in LANE_OP_NAMES)

@@ -191,12 +191,22 @@ def _forward_kernels(dtype):
 def _first_call(module, name, fwd, code):
     """fwd[code] until its first call: the kernel's dispatcher is made then (most blocks use
     a few of the 20), and the compiled function replaces this stand-in (buf, prog and the
-    scalars have one type per dtype, so the direct call is safe)."""
+    scalars have one type per dtype, so the direct call is safe).  An op's gradient callback
+    is compiled first and its address entered for the replay: no row of an op exists before
+    its forward kernel ran, so the replay never meets an op without one."""
     def call(*args):
+        if code != IMPORT:
+            dtype = args[0].dtype
+            vjp = jitted(module, f"vjp_{K.LANE_OP_NAMES[code]}_{_VARIANT[dtype]}")
+            _vjp_addresses[dtype][code] = vjp.address
         kernel = first_call_then_direct(jitted(module, name),
                                         lambda direct: fwd.__setitem__(code, direct))
         return kernel(*args)
     return call
+
+
+# dtype -> per opcode, the address of its vjp_ C callback (0 until its op is first used)
+_vjp_addresses = {dtype: np.zeros(len(K.LANE_OP_NAMES), np.int64) for dtype in _VARIANT}
 
 
 # ---- recording ---------------------------------------------------------------------------
@@ -550,7 +560,7 @@ def replay(blk, state, lo, hi, ver, retain, inspect=None):
     if replay_mode == "numba" and inspect is None:
         fn = _replay_kernels.get(blk.dtype) or _replay_kernel(blk.dtype)
         status = fn(blk.buf, blk.base, state.grad, state.live, ver, blk.prog, lo, hi,
-                    bool(retain))
+                    bool(retain), _vjp_addresses[blk.dtype])
     else:
         status = python_replay(blk, state.grad, state.live, ver, lo, hi, retain, inspect)
     if status:
