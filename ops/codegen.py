@@ -10,8 +10,8 @@ array ('a') and scalar ('s') arguments, e.g. `dx_as(g_, out_, res)`, and per var
     the thread pool they run on starts as start_parallel_pool says).
 A generated function carries its numba options (`@kernel(...)`) but gets its numba dispatcher
 only when first asked for (`jitted`): an op's file holds 24 to 72 kernels and the lane's 79,
-and making a dispatcher costs about 0.8 ms, so making them all on import was a third of the
-first training step in a warm process.  Nothing is compiled until a kernel is first called with
+and making a dispatcher for each on import cost about 0.4 ms apiece (loading the lane's module
+and four ops' and binding one kernel each: 320 ms before, 180 ms after).  Nothing is compiled until a kernel is first called with
 concrete dtypes (numba's lazy dispatch), and numba's on-disk cache (cache=True) makes later
 processes load it in milliseconds.  numba itself is only imported when the first kernel module
 is loaded, so `import tape` stays fast.
