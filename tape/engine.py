@@ -64,11 +64,25 @@ def _fit(g, shape, dtype, create_graph):
 
 
 def _unshared(array):
-    """Whether `array` owns its memory and nothing but the caller's one variable refers to it:
-    a fresh kernel result may become a leaf's .grad as it is; a gradient that add passed to
-    both inputs, a seed the user still holds, or a view must be copied first."""
-    # getrefcount sees: the caller's variable, this function's argument, its own argument.
-    return array.base is None and sys.getrefcount(array) <= 3
+    """Whether `array` owns its memory and nothing but the caller's one local variable refers
+    to it: a fresh kernel result may become a leaf's .grad as it is; a gradient that add
+    passed to both inputs, a seed the user still holds, or a view must be copied first.
+    Call it from the frame that holds that variable, before passing the array on."""
+    return array.base is None and sys.getrefcount(array) <= _SOLE_OWNER
+
+
+def _sole_owner_count():
+    """What _unshared's getrefcount reads when its caller's one local holds the array (the
+    interpreter's own references vary between Python versions, so it is measured)."""
+    probe = np.empty(1)
+    return _count_in_callee(probe)
+
+
+def _count_in_callee(array):   # called as _unshared is
+    return sys.getrefcount(array)
+
+
+_SOLE_OWNER = _sole_owner_count()
 
 
 def _run_hooks(hooks, g, create_graph):
@@ -290,24 +304,26 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         tape.replaying -= 1
 
     for key in list(leaves):
-        leaf, g = leaves.pop(key)
+        leaf, g = leaves.pop(key)   # g's one reference now: this frame's variable
         if leaf._hooks:
             g = _run_hooks(leaf._hooks, g, create_graph)
         if key in (capture or ()):
             captured[key] = g
             continue
         if accumulate:
-            _accumulate_grad(leaf, g, create_graph)
+            # not inside the call below: its argument list would hold g while _unshared reads
+            unshared = not create_graph and _unshared(g)
+            _accumulate_grad(leaf, g, create_graph, unshared)
     return captured
 
 
-def _accumulate_grad(leaf, g, create_graph):
+def _accumulate_grad(leaf, g, create_graph, unshared):
     """leaf.grad += g (AccumulateGrad): the first gradient becomes .grad itself when nothing
-    else refers to it, later ones are added in place."""
+    else refers to it (`unshared`: the caller's _unshared(g)), later ones are added in place."""
     if create_graph:
         leaf._grad = g if leaf._grad is None else leaf._grad + g
     elif leaf._grad is None:
-        leaf._grad = _wrap(g if _unshared(g) else np.array(g, copy=True))
+        leaf._grad = _wrap(g if unshared else np.array(g, copy=True))
     elif leaf._grad._requires_grad:
         leaf._grad = _wrap(leaf._grad._data + g)
     else:
@@ -341,10 +357,12 @@ def _one_block_backward(root, g, retain_graph):
                 leaves[id(leaf)] = [leaf, state.of(blk, row)]
             else:
                 entry[1] = entry[1] + state.of(blk, row)
-    for leaf, g in leaves.values():
+    for key in list(leaves):
+        leaf, g = leaves.pop(key)   # g's one reference now: this frame's variable
         if leaf._hooks:
             g = _run_hooks(leaf._hooks, g, False)
-        _accumulate_grad(leaf, g, False)
+        unshared = _unshared(g)   # as in run_backward: before the call, not inside it
+        _accumulate_grad(leaf, g, False, unshared)
     return True
 
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import threading
 import tracemalloc
+import weakref
 
 import numpy as np
 import pytest
@@ -267,6 +268,52 @@ def test_import_does_not_import_numba():
     code = "import sys, tape; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# n = 3 takes the lane (one block, its own backward path), 10,000 the general engine; the
+# root is the product itself (seeded) or its sum.
+LEAF_GRAD_CASES = [(3, False), (3, True), (10_000, False), (10_000, True)]
+
+
+def _backward_through_times_three(x, reduce):
+    y = x * 3
+    if reduce:
+        y.sum().backward()
+    else:
+        y.backward(tape.ones(x.shape[0]))
+
+
+@pytest.mark.parametrize("n, reduce", LEAF_GRAD_CASES)
+def test_a_fresh_leaf_gradient_becomes_grad_without_a_copy(n, reduce):
+    # The hook's result is referenced by nothing else, so it is stored as it is (a copy of
+    # every first gradient cost the size sweep 5x at 100,000 elements).
+    x = tape.ones(n, requires_grad=True)
+    made = []
+
+    def hook(g):
+        out = g * 2
+        made.append(weakref.ref(out._data))
+        return out
+    x.register_hook(hook)
+    _backward_through_times_three(x, reduce)
+    assert x.grad._data is made[0]()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(n, 6.0, np.float32))
+
+
+@pytest.mark.parametrize("n, reduce", LEAF_GRAD_CASES)
+def test_a_leaf_gradient_still_referenced_elsewhere_is_copied(n, reduce):
+    x = tape.ones(n, requires_grad=True)
+    kept = []
+
+    def hook(g):
+        kept.append(g * 2)
+        return kept[-1]
+    x.register_hook(hook)
+    _backward_through_times_three(x, reduce)
+    assert not np.shares_memory(x.grad.numpy(), kept[0].numpy())
+    x.grad.add_(1.0)                       # .grad is the leaf's own: the hook's array is intact
+    np.testing.assert_array_equal(kept[0].numpy(), np.full(n, 6.0, np.float32))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(n, 7.0, np.float32))
 
 
 def test_leaf_grads_never_alias_each_other_or_the_callers_arrays():
