@@ -11,10 +11,10 @@ array ('a') and scalar ('s') arguments, e.g. `dx_as(g_, out_, res)`, and per var
 A generated function carries its numba options (`@kernel(...)`) but gets its numba dispatcher
 only when first asked for (`jitted`): an op's file holds 24 to 72 kernels and the lane's 79,
 and making a dispatcher for each on import cost about 0.4 ms apiece (loading the lane's module
-and four ops' and binding one kernel each: 320 ms before, 180 ms after).  Nothing is compiled until a kernel is first called with
-concrete dtypes (numba's lazy dispatch), and numba's on-disk cache (cache=True) makes later
-processes load it in milliseconds.  numba itself is only imported when the first kernel module
-is loaded, so `import tape` stays fast.
+and four ops' and binding one kernel each: 320 ms before, 180 ms after).  Nothing is compiled
+until a kernel is first called with concrete dtypes (numba's lazy dispatch), and numba's
+on-disk cache (cache=True) makes later processes load it in milliseconds.  numba itself is
+only imported when the first kernel module is loaded, so `import tape` stays fast.
 """
 import ast
 import hashlib
