@@ -32,10 +32,14 @@ FREED, STALE_X, STALE_Y, STALE_OUT = range(4)
 
 # The lane's ops: elementwise, one or two inputs, a gradient formula for each.  The common ones
 # only; the rarer ones (asin, log1p, floor, ...) take the general path.
-LANE_OP_NAMES = (
+ELEMENTWISE_OP_NAMES = (
     "add", "sub", "mul", "div", "pow", "maximum", "minimum", "clamp_min", "clamp_max",
     "neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs")
+# And the sum of a whole value (what a loss ends with): one element out.  Its row is a unary
+# op's, with B = the input's element count (the gradient loop's length) and SB = 0.
+LANE_OP_NAMES = ELEMENTWISE_OP_NAMES + ("sum",)
 OPCODE = {name: code for code, name in enumerate(LANE_OP_NAMES)}
+SUM = OPCODE["sum"]
 IMPORT = len(LANE_OP_NAMES)
 DTYPES = ("float32", "float64")
 
@@ -157,6 +161,8 @@ def _accumulate(operand, formula, np_type, binary, sa, sb, pad):
 def _reads_mask(name):
     """Which saved values row `name`'s gradients read, as bits for the replay: x, y, out read
     by the first operand's gradient (1, 2, 4), and by the second's (8, 16, 32)."""
+    if name == "sum":
+        return 0   # its gradient is the output's, spread: it reads no value
     op = OPS[name]
     mask = 0
     for k, formula in enumerate(op.grad_formulas):
@@ -230,6 +236,55 @@ def _replay_source(np_type):
         f"    return 0\n")
 
 
+# The sum's partial sums are float64 whatever the dtype, so a float32 sum is rounded once at
+# the end (numpy's and PyTorch's float32 sums, each in its own order, may differ from it in the
+# last bit), and eight independent partial sums pipeline where one chain would not.
+SUM_SOURCE = '''
+@njit(inline="always")
+def _sum_float64(xs):
+    """sum(xs) in float64: eight partial sums, combined pairwise, then the rest."""
+    r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0
+    m = xs.size
+    k = 0
+    while k + 8 <= m:
+        r0 += xs[k]; r1 += xs[k + 1]; r2 += xs[k + 2]; r3 += xs[k + 3]
+        r4 += xs[k + 4]; r5 += xs[k + 5]; r6 += xs[k + 6]; r7 += xs[k + 7]
+        k += 8
+    s = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while k < m:
+        s += xs[k]
+        k += 1
+    return s
+'''
+
+
+def _sum_forward_source(np_type):
+    return (
+        f"@kernel(cache=True, error_model='numpy', nogil=True)\n"
+        f"def fwd_sum_{np_type}(buf, prog, i, out, n, ra, sa, va, rb, sb, vb, flags, c):\n"
+        f"    a = prog[ra, {OUT}]\n"
+        f"    m = prog[ra, {N}]\n"
+        f"    buf[out] = _sum_float64(buf[a:a + m])\n"
+        f"    r = prog[i]\n"
+        f"    r[{OP}] = {SUM}; r[{OUT}] = out; r[{N}] = 1\n"
+        f"    r[{A}] = a; r[{SA}] = 1; r[{RA}] = ra; r[{VA}] = va\n"
+        f"    r[{B}] = m; r[{SB}] = 0; r[{RB}] = -2; r[{VB}] = 0\n"
+        f"    r[{FLAGS}] = flags\n")
+
+
+def _sum_vjp_source(np_type):
+    """The output's one gradient added to each of the input's m (= b) elements."""
+    return (f"@kernel(signature=VJP_SIGNATURE_{np_type}, cache=True, error_model='numpy', "
+            f"nogil=True)\n"
+            f"def vjp_sum_{np_type}(buf_p, nbuf, base, grad_p, ngrad, out, n, a, sa, b, sb, "
+            f"need_a, need_b):\n"
+            f"    grad = carray(grad_p, ngrad)\n"
+            f"    g = grad[out - base]\n"
+            f"    target = grad[a - base:a - base + b]\n"
+            f"    for k in range(b):\n"
+            f"        target[k] += g\n")
+
+
 # The replay calls each op's vjp_ function through its address, in a table the replay is
 # handed (tape/lane.py fills it as each op's forward kernel is first bound).  So compiling the
 # interpreter compiles none of the 19 ops' gradient loops: each is a C callback compiled (and
@@ -267,10 +322,12 @@ def call_vjp(typingctx, address, buf_at, nbuf, base, grad_at, ngrad, out, n, a, 
 
 def source():
     reads = ", ".join(str(_reads_mask(name)) for name in LANE_OP_NAMES)
-    chunks = [CALLBACK_SOURCE, IMPORT_SOURCE, f"READS = np.array([{reads}], np.int64)\n"]
+    chunks = [CALLBACK_SOURCE, IMPORT_SOURCE, SUM_SOURCE,
+              f"READS = np.array([{reads}], np.int64)\n"]
     for np_type in DTYPES:
-        chunks.extend(_forward_source(name, np_type) for name in LANE_OP_NAMES)
-        chunks.extend(_vjp_source(name, np_type) for name in LANE_OP_NAMES)
+        chunks.extend(_forward_source(name, np_type) for name in ELEMENTWISE_OP_NAMES)
+        chunks.extend(_vjp_source(name, np_type) for name in ELEMENTWISE_OP_NAMES)
+        chunks.extend((_sum_forward_source(np_type), _sum_vjp_source(np_type)))
         chunks.append(_replay_source(np_type))
     return "\n\n".join(chunks)
 

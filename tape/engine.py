@@ -427,7 +427,7 @@ def _lane_graph_replay(blk, grads, send, retain_graph, captures, captured):
             _lane.raise_status(blk, status, ver)
         op = OPS[_lane.K.LANE_OP_NAMES[code]]
         operands = [(a, sa, ra, flags & _lane.NEED_A),
-                    (b, sb, rb, flags & _lane.NEED_B)][:len(op.argnames)]
+                    (b, sb, rb, flags & _lane.NEED_B)][:_lane.N_INPUTS[code]]
         args = [buf[off].item() if src == -1 else value(src, off, rows[src][2])
                 for off, stride, src, _ in operands]
         out_t = value(i, out, n)

@@ -137,7 +137,7 @@ class LaneNode:
         blk = self.block
         r = blk.prog[self.row]
         result = []
-        n_inputs = len(OPS[K.LANE_OP_NAMES[r[OP]]].argnames)
+        n_inputs = N_INPUTS[r[OP]]
         for src, need in ((r[RA], r[FLAGS] & NEED_A), (r[RB], r[FLAGS] & NEED_B))[:n_inputs]:
             if src < 0 or not need:
                 result.append((None, 0))
@@ -204,6 +204,9 @@ def _first_call(module, name, fwd, code):
         return kernel(*args)
     return call
 
+
+# opcode -> how many operands its rows have
+N_INPUTS = [1 if name == "sum" else len(OPS[name].argnames) for name in K.LANE_OP_NAMES]
 
 # dtype -> per opcode, the address of its vjp_ C callback (0 until its op is first used)
 _vjp_addresses = {dtype: np.zeros(len(K.LANE_OP_NAMES), np.int64) for dtype in _VARIANT}
@@ -279,8 +282,8 @@ def _place(blk, t, saved):
     return row, version
 
 
-def _emit(op, blk, shape, n, ra, sa, va, rb, sb, vb, flags, c, scalar):
-    """Run the op's forward kernel (it also writes the row) and wrap the result.
+def _emit(code, blk, shape, n, ra, sa, va, rb, sb, vb, flags, c, scalar):
+    """Run opcode `code`'s forward kernel (it also writes the row) and wrap the result.
     scalar: 1 when an operand is the Python scalar c (its slot follows the output)."""
     off = blk.pos
     blk.pos = off + n + scalar
@@ -288,7 +291,7 @@ def _emit(op, blk, shape, n, ra, sa, va, rb, sb, vb, flags, c, scalar):
     blk.n_rows = row + 1
     blk.shapes.append(shape)
     buf = blk.buf
-    blk.fwd[op.lane](buf, blk.prog, row, off, n, ra, sa, va, rb, sb, vb, flags, c)
+    blk.fwd[code](buf, blk.prog, row, off, n, ra, sa, va, rb, sb, vb, flags, c)
     data = buf[off:off + n]
     if len(shape) != 1:
         data = data.reshape(shape)
@@ -351,7 +354,7 @@ def binary(op, a, b, reflected=False):
             rb, vb = b._out_index, 0 if v is None else v.value
         else:
             rb, vb = _place(blk, b, reads[1])
-        return _emit(op, blk, shape, n, ra, sa, va, rb, sb, vb, flags, 0.0, 0)
+        return _emit(op.lane, blk, shape, n, ra, sa, va, rb, sb, vb, flags, 0.0, 0)
     if type(b) is not float:
         if type(b) is not int or not -2 ** 63 <= b < 2 ** 63:   # huge ints: general path
             return None
@@ -370,8 +373,8 @@ def binary(op, a, b, reflected=False):
     else:
         ra, va = _place(blk, a, op.lane_saves[NEED_B if reflected else NEED_A][reflected])
     if reflected:
-        return _emit(op, blk, ad.shape, n, -1, 0, 0, ra, 1, va, NEED_B, b, 1)
-    return _emit(op, blk, ad.shape, n, ra, 1, va, -1, 0, 0, NEED_A, b, 1)
+        return _emit(op.lane, blk, ad.shape, n, -1, 0, 0, ra, 1, va, NEED_B, b, 1)
+    return _emit(op.lane, blk, ad.shape, n, ra, 1, va, -1, 0, 0, NEED_A, b, 1)
 
 
 def unary(op, a):
@@ -393,7 +396,30 @@ def unary(op, a):
     else:
         ra, va = _place(blk, a, op.lane_saves[NEED_A][0])
     # a unary op's unused second operand: row -2
-    return _emit(op, blk, ad.shape, n, ra, 1, va, -2, 0, 0, NEED_A, 0.0, 0)
+    return _emit(op.lane, blk, ad.shape, n, ra, 1, va, -2, 0, 0, NEED_A, 0.0, 0)
+
+
+def sum_all(a):
+    """a.sum() (every element, no dim, no dtype) through the lane: a row whose value is one
+    element; None where the lane does not apply.  Its gradient reads no saved value."""
+    ad = a._data
+    dtype = ad.dtype
+    if dtype is not _F32 and dtype is not _F64:
+        return None
+    n = ad.size
+    if n > MAX_SIZE or n == 0:
+        return None
+    tape = STATE.tape
+    blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
+    if (blk is None or blk.open_in is None or blk.end - blk.pos < 3 * MAX_SIZE
+            or blk.n_rows + 2 > len(blk.prog)):
+        blk = _block_for(dtype, n + 1, 2)
+    if a._record is blk:
+        v = a._version
+        ra, va = a._out_index, 0 if v is None else v.value
+    else:
+        ra, va = _place(blk, a, False)
+    return _emit(K.SUM, blk, (), 1, ra, 1, va, -2, 0, 0, NEED_A, 0.0, 0)
 
 
 def register_version(t, v):
@@ -406,8 +432,10 @@ def register_version(t, v):
 
 
 def attach(ops_table):
-    """Give each lane op its opcode and which values its gradient formulas read."""
-    for name in K.LANE_OP_NAMES:
+    """Give each elementwise lane op its opcode (the sum, which has no elementwise forward, is
+    recorded by sum_all only), and every lane op which values its gradient formulas read."""
+    ops_table["sum"].lane_saves = dict.fromkeys(range(4), (False, False, False))
+    for name in K.ELEMENTWISE_OP_NAMES:
         op = ops_table[name]
         op.lane = K.OPCODE[name]
         reads = [K._reads(f) for f in op.grad_formulas]
@@ -510,10 +538,16 @@ def python_replay(blk, grad, live, ver, lo, hi, retain, inspect=None):
         status = check_row(blk, i, ver)
         if status:
             return status
-        op = OPS[K.LANE_OP_NAMES[code]]
         g = grad[out - base:out - base + n]
+        if code == K.SUM:   # b: the input's element count
+            grad[a - base:a - base + b] += g[0]
+            live[ra] = 1
+            if inspect is not None:
+                inspect(i, [np.full(b, g[0])])
+            continue
+        op = OPS[K.LANE_OP_NAMES[code]]
         args = [buf[a:a + n] if sa else np.full(n, buf[a], buf.dtype)]
-        if len(op.argnames) == 2:
+        if N_INPUTS[code] == 2:
             args.append(buf[b:b + n] if sb else np.full(n, buf[b], buf.dtype))
         operands = ((a, sa, ra, flags & NEED_A), (b, sb, rb, flags & NEED_B))[:len(args)]
         grads = [None] * len(args)

@@ -495,18 +495,56 @@ def test_a_non_lane_op_between_lane_ops_starts_a_new_block():
     a = x * 2
     b = a.exp()
     assert b._record is a._record
-    s = b.sum()                                        # a record: closes the block
+    s = b.mean()                                       # a record: closes the block
     assert type(s._record) is not lane.Block
     c = b * s
     assert type(c._record) is lane.Block and c._record is not a._record
     assert c._record.seq > s._record.seq > a._record.seq
-    # the later block imported b and s: its node leads back to exp's node and sum's record
+    # the later block imported b and s: its node leads back to exp's node and mean's record
     (from_b, _), (from_s, _) = c.grad_fn.next_functions
     assert from_b is b.grad_fn and from_s is s.grad_fn
     c.sum().backward()
     xs = np.array([1.0, 2.0, 3.0])
     e = np.exp(2 * xs)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * e * e.mean() + 2 * e * e.sum() / 3,
+                               rtol=1e-13)
+
+
+def test_a_whole_sum_is_a_row_of_the_open_block():
+    """x.sum() of a lane value is a lane row (one element), so ops after it stay in the block;
+    its gradient is the output's spread over every element."""
+    x = leaf([1.0, 2.0, 3.0])
+    b = (x * 2).exp()
+    s = b.sum()
+    assert s._record is b._record and s.shape == () and s.grad_fn.name() == "SumBackward0"
+    assert s.grad_fn.next_functions == ((b.grad_fn, 0),)
+    c = b * s
+    assert c._record is b._record
+    c.sum().backward()
+    e = np.exp(2 * np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(s.item(), e.sum(), rtol=1e-15)
     np.testing.assert_allclose(x.grad.numpy(), 2 * e * e.sum() + 2 * e * e.sum(), rtol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 100, 2000, lane.MAX_SIZE])
+def test_lane_sum_is_the_float64_sum_rounded_once(n, dtype):
+    """The lane's sum adds in float64 (float32 values exactly), then rounds to the dtype."""
+    rng = np.random.default_rng(n)
+    values = rng.standard_normal(n) * 10.0 ** rng.uniform(-3, 3, n)
+    x = tape.tensor(values.astype(dtype), requires_grad=True)
+    s = (x * 1.0).sum()
+    assert type(s._record) is lane.Block and s.dtype == x.dtype
+    exact = np.sum(values.astype(dtype).astype(np.float64))
+    np.testing.assert_allclose(s.item(), dtype(exact), rtol=0 if dtype is np.float32 else 1e-14)
+    s.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(n, dtype))
+
+
+def test_sum_with_dim_dtype_or_keepdim_takes_the_general_path():
+    x = leaf([[1.0, 2.0], [3.0, 4.0]])
+    for s in (x.sum(0), x.sum(dim=(0, 1)), x.sum(keepdim=True), x.sum(dtype=tape.float32)):
+        assert type(s._record) is not lane.Block
 
 
 def test_backward_also_closes_the_open_block():
@@ -774,7 +812,7 @@ def test_write_through_data_on_an_intermediate_lane_value(mode):
     # the same with h from an older block (imported into z's block)
     x2, w2 = leaf(xs), leaf([3.0, 4.0])
     h2 = x2 * 2
-    h2.sum()                                                     # closes the block
+    h2.mean()                                                    # closes the block
     z2 = w2 * h2
     assert z2._record is not h2._record
     h2.data.mul_(10)
@@ -819,7 +857,7 @@ def test_data_replaced_on_a_saved_intermediate_is_seen(mode, same_block):
     w, x = leaf([1.0, 2.0, 3.0]), leaf([1.0, 2.0, 3.0])
     h = x * 2
     if not same_block:
-        h.sum()                                         # closes h's block
+        h.mean()                                        # closes h's block
     z = w * h
     assert (z._record is h._record) == same_block
     h.data = tape.tensor([5.0, 6.0, 7.0], dtype=F64)
@@ -1303,7 +1341,7 @@ def test_dropped_lane_graphs_die():
     gc.collect()
     assert blk() is not None                # the node holds its block
     del node
-    leaf([1.0]).sum()                       # a record closes the open block (the tape held it)
+    leaf([1.0]).mean()                      # a record closes the open block (the tape held it)
     gc.collect()
     assert blk() is None
 
@@ -1362,8 +1400,8 @@ def test_one_leaf_imported_twice_into_a_block_gets_one_summed_gradient_and_one_h
 
 
 def test_gradient_callbacks_are_compiled_for_the_ops_used_only():
-    """A fresh process that runs mul and sin through the lane has their gradient callbacks
-    (and those only) in the replay's address table, and their gradients are right."""
+    """A fresh process that runs mul, sin and sum through the lane has their gradient
+    callbacks (and those only) in the replay's address table, and their gradients are right."""
     import json
     import os
     import subprocess
@@ -1377,7 +1415,7 @@ def test_gradient_callbacks_are_compiled_for_the_ops_used_only():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
                          text=True, check=True).stdout.splitlines()
-    assert out[0] == "['mul', 'sin']"
+    assert out[0] == "['mul', 'sin', 'sum']"
     x = np.array([0.5, 1.0, 2.0], np.float32)
     np.testing.assert_allclose(json.loads(out[1]),
                                np.sin(x) + x * np.cos(x), rtol=1e-6)
