@@ -221,6 +221,13 @@ def main_table(results, peers):
     for w, name in (("legendre", "Legendre step"), ("chain", "20-op chain")):
         row(f"import + first {name}, warm kernel cache", "s", cold(w, "warm", "first_step"))
         row(f"import + first {name}, empty kernel cache", "s", cold(w, "empty", "first_step"))
+    # numba's first kernel load initialises its registries, which import SciPy (numba.np.linalg's
+    # BLAS check) and cffi when they are installed: their import time counts in tape's rows.
+    present = [m for m in ("scipy", "cffi") if importlib.util.find_spec(m) is not None]
+    if present:
+        notes.append(f"- installed in this environment: {', '.join(present)}. numba imports them "
+                     f"at its first kernel load, so tape's first-step rows include their import; "
+                     f"the README's install (numba and numpy) brings neither.")
     for peer, why in results["missing"].items():
         notes.append(f"- {PEER_LABELS[peer]}: {why}")
     return "\n".join(lines + ([""] + sorted(set(notes), key=notes.index) if notes else []))
