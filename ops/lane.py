@@ -1,4 +1,5 @@
-"""The small-tensor lane: elementwise ops as rows of an int program over one flat buffer.
+"""The small-tensor lane: elementwise ops (and a whole-tensor sum) as rows of an int program
+over one flat buffer.
 
 Small elementwise results live side by side in one float buffer (a "block"), and each op
 appends one int row to the block's program.  Backward then replays a whole block in one numba

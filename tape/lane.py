@@ -1,4 +1,5 @@
-"""The small-tensor lane: small elementwise ops recorded as program rows, replayed in one call.
+"""The small-tensor lane: small elementwise ops (and whole-tensor sums, `sum_all`) recorded as
+program rows, replayed in one call.
 
 An elementwise op on small float tensors of one dtype (same shape, or one side a single element
 or a Python scalar) builds no Python record with saved tensors.  Its result is written into the
