@@ -1,4 +1,4 @@
-"""The small-tensor lane: small elementwise ops (and whole-tensor sums, `sum_all`) recorded as
+"""The small-tensor lane: small elementwise ops (and whole-tensor sums) recorded as
 program rows, replayed in one call.
 
 An elementwise op on small float tensors of one dtype (same shape, or one side a single element
@@ -379,6 +379,8 @@ def binary(op, a, b, reflected=False):
 
 
 def unary(op, a):
+    """op(a) through the lane, or None where it does not apply.  The sum (opcode SUM, a.sum()
+    over every element) is one of these: its value is one element, its gradient reads none."""
     ad = a._data
     dtype = ad.dtype
     if dtype is not _F32 and dtype is not _F64:
@@ -386,41 +388,20 @@ def unary(op, a):
     n = ad.size
     if n > MAX_SIZE or n == 0:
         return None
+    code = op.lane
+    shape, n_out = (ad.shape, n) if code != K.SUM else ((), 1)
     tape = STATE.tape
     blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
     if (blk is None or blk.open_in is None or blk.end - blk.pos < 3 * MAX_SIZE
             or blk.n_rows + 2 > len(blk.prog)):
-        blk = _block_for(dtype, 2 * n, 2)
+        blk = _block_for(dtype, n + n_out, 2)
     if a._record is blk:
         v = a._version
         ra, va = a._out_index, 0 if v is None else v.value
     else:
         ra, va = _place(blk, a, op.lane_saves[NEED_A][0])
     # a unary op's unused second operand: row -2
-    return _emit(op.lane, blk, ad.shape, n, ra, 1, va, -2, 0, 0, NEED_A, 0.0, 0)
-
-
-def sum_all(a):
-    """a.sum() (every element, no dim, no dtype) through the lane: a row whose value is one
-    element; None where the lane does not apply.  Its gradient reads no saved value."""
-    ad = a._data
-    dtype = ad.dtype
-    if dtype is not _F32 and dtype is not _F64:
-        return None
-    n = ad.size
-    if n > MAX_SIZE or n == 0:
-        return None
-    tape = STATE.tape
-    blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
-    if (blk is None or blk.open_in is None or blk.end - blk.pos < 3 * MAX_SIZE
-            or blk.n_rows + 2 > len(blk.prog)):
-        blk = _block_for(dtype, n + 1, 2)
-    if a._record is blk:
-        v = a._version
-        ra, va = a._out_index, 0 if v is None else v.value
-    else:
-        ra, va = _place(blk, a, False)
-    return _emit(K.SUM, blk, (), 1, ra, 1, va, -2, 0, 0, NEED_A, 0.0, 0)
+    return _emit(code, blk, shape, n_out, ra, 1, va, -2, 0, 0, NEED_A, 0.0, 0)
 
 
 def register_version(t, v):
@@ -433,8 +414,8 @@ def register_version(t, v):
 
 
 def attach(ops_table):
-    """Give each elementwise lane op its opcode (the sum, which has no elementwise forward, is
-    recorded by sum_all only), and every lane op which values its gradient formulas read."""
+    """Give each lane op its opcode and which values its gradient formulas read."""
+    ops_table["sum"].lane = K.SUM   # its gradient reads nothing
     ops_table["sum"].lane_saves = dict.fromkeys(range(4), (False, False, False))
     for name in K.ELEMENTWISE_OP_NAMES:
         op = ops_table[name]

@@ -728,7 +728,7 @@ class Tensor:
     def sum(self, dim=None, keepdim=False, dtype=None):
         if (dim is None and dtype is None and not keepdim and self._requires_grad
                 and STATE.grad_enabled and _lane.active):
-            out = _lane.sum_all(self)   # a loss's sum: a row of the lane (tape/lane.py)
+            out = _lane.unary(OPS["sum"], self)   # a loss's sum: a lane row (tape/lane.py)
             if out is not None:
                 return out
         out = apply(OPS["sum"], (self,), {"dim": dim, "keepdim": keepdim})
