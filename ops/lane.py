@@ -120,19 +120,32 @@ def import_value(buf, prog, i, out, data, flags, same):
     """Row i: a copy of `data` (flat) at `out`; Python passes its gradient on.  same >= 0: a
     row that imported the same tensor before; while its copy still equals `data` it serves
     again, and that row is returned instead (nothing written)."""
+    n = data.size
     if same >= 0:
-        at = prog[same, {OUT}]
-        for k in range(data.size):
-            if buf[at + k] != data[k]:
+        prev = buf[prog[same, {OUT}]:prog[same, {OUT}] + n]
+        for k in range(n):
+            if prev[k] != data[k]:
                 break
         else:
             return same
-    for k in range(data.size):
-        buf[out + k] = data[k]
+    # through a slice indexed from 0, as the op loops: LLVM vectorises the copy (measured,
+    # 2,000 float32: 0.33 us against 1.08 us for buf[out + k] = data[k])
+    o = buf[out:out + n]
+    for k in range(n):
+        o[k] = data[k]
     r = prog[i]
-    r[{OP}] = {IMPORT}; r[{OUT}] = out; r[{N}] = data.size; r[{RA}] = -2; r[{RB}] = -2
+    r[{OP}] = {IMPORT}; r[{OUT}] = out; r[{N}] = n; r[{RA}] = -2; r[{RB}] = -2
     r[{FLAGS}] = flags
     return i
+
+
+@kernel(cache=True, nogil=True)
+def add_gradient(grad, start, g):
+    """grad[start:start + g.size] += g: a gradient arriving at a row from outside the
+    block (numpy's += on these small slices costs several times this call)."""
+    target = grad[start:start + g.size]
+    for k in range(g.size):
+        target[k] += g[k]
 '''
 
 

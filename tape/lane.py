@@ -443,22 +443,27 @@ class LaneGradients:
         self.live = np.zeros(blk.n_rows, np.uint8)
 
     def add(self, blk, row, g):
-        if g.size != blk.prog[row, N]:   # the value's .data was replaced with another shape
+        """Add g (an ndarray of the block's dtype) to the gradient of the value at `row`."""
+        r = blk.prog[row]
+        if g.size != r[N]:   # the value's .data was replaced with another shape
             raise RuntimeError(f"Function {blk.node(row).name()} returned an invalid gradient: "
                                f"got {list(g.shape)} but expected shape compatible with "
                                f"{list(blk.shapes[row])}")
-        start = blk.prog[row, OUT] - blk.base
-        target = self.grad[start:start + g.size]
-        if g.ndim != 1:
-            target = target.reshape(g.shape)   # a view: the region is contiguous
-        target += g
+        grad = self.grad
+        if g.dtype is not grad.dtype and g.dtype != grad.dtype:   # a seed of another dtype
+            g = g.astype(grad.dtype)
+        add = _add_kernels.get(grad.dtype) or _add_kernel(grad.dtype)
+        # ravel: the one layout the direct call may be given (a copy only if g is strided)
+        add(grad, int(r[OUT] - blk.base), g.ravel())
         self.live[row] = 1
 
     def of(self, blk, row):
-        """A fresh array with the gradient of the value at `row`."""
-        shape = blk.shapes[row]
+        """The gradient of the value at `row`: a view of this backward's buffer.  Nothing
+        writes that region once it is read (a value's gradient is complete when its row is
+        replayed, and an import row is nobody's input), so receivers may keep it; a leaf's
+        .grad copies it (engine._unshared)."""
         start = blk.prog[row, OUT] - blk.base
-        return self.grad[start:start + blk.prog[row, N]].reshape(shape).copy()
+        return self.grad[start:start + blk.prog[row, N]].reshape(blk.shapes[row])
 
     def set(self, blk, row, g):
         start = blk.prog[row, OUT] - blk.base
@@ -558,6 +563,17 @@ def raise_status(blk, status, ver):
     row, expected = {K.STALE_X: (r[RA], r[VA]), K.STALE_Y: (r[RB], r[VB]),
                      K.STALE_OUT: (i, 0)}[kind]
     raise _modified_error(int(ver[row]), int(expected), (blk.shapes[row], blk.dtype))
+
+
+_add_kernels = {}
+
+
+def _add_kernel(dtype):
+    def install(direct):
+        _add_kernels[dtype] = direct
+    fn = _add_kernels[dtype] = first_call_then_direct(jitted(K.kernels(), "add_gradient"),
+                                                      install)
+    return fn
 
 
 _replay_kernels = {}

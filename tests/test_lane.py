@@ -547,6 +547,32 @@ def test_sum_with_dim_dtype_or_keepdim_takes_the_general_path():
         assert type(s._record) is not lane.Block
 
 
+@pytest.mark.parametrize("mode", ["numba", "python"])
+def test_gradients_handed_out_of_a_block_may_be_modified_and_leaf_grads_own_their_memory(mode):
+    """A block hands its imports' gradients out as views of the backward's buffer: a
+    Function's backward may write into its grad_output, and a leaf's .grad is its own array
+    (a second backward adds into it without touching the first one's buffers)."""
+    use(mode)
+
+    class DoubleGrad(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.mul_(2)                      # in place, on what the block handed out
+
+    xs = np.array([1.0, 2.0, 3.0])
+    x = leaf(xs)
+    for k in (1, 2):
+        h = x * 3                                 # block 1
+        y = DoubleGrad.apply(h)                   # a record: block 2 imports y
+        (y * y).sum().backward()                  # y's gradient 2y, doubled: 4 * 3x * 3
+        assert x.grad._data.base is None
+        np.testing.assert_allclose(x.grad.numpy(), k * 36 * xs, rtol=1e-15)
+
+
 def test_backward_also_closes_the_open_block():
     x = leaf([1.0, 2.0])
     a = x * 3
