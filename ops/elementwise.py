@@ -198,6 +198,35 @@ def _native_forward(kernels, n_args, compare, general):
     return forward
 
 
+def _native_forward_into(kernels):
+    """x <- op(x, y) with x as the kernel's result array, for the optimizer's `p -= lr * g`
+    under no_grad: x native float32/float64, C-contiguous and writeable; y a Python float/int,
+    or an array of x's dtype and shape that cannot partly overlap x (x itself, or both own
+    their memory).  The kernel reads element k before writing it, so x may be an operand.
+    Saves the result's allocation and the copy back (0-d `p -= g`: 2.1 -> 1.7 us).  False:
+    not applicable, the caller computes out of place."""
+    native = kernels.native
+
+    def forward_into(x, y):
+        if type(x) is not _ndarray:
+            return False
+        dtype = x.dtype
+        flags = x.flags
+        if (dtype is not _F32 and dtype is not _F64) or not (flags.c_contiguous
+                                                             and flags.writeable):
+            return False
+        ty = type(y)
+        if ty is float or ty is int:
+            native("fwd_", "as", dtype, x, (x.ravel(), y))
+            return True
+        if (ty is _ndarray and y.dtype is dtype and y.shape == x.shape
+                and (y is x or (x.base is None and y.base is None))):
+            native("fwd_", "aa", dtype, x, (x.ravel(), y.ravel()))
+            return True
+        return False
+    return forward_into
+
+
 def _compile_formula(argnames, formula):
     """The gradient formula as a Python function over ndarrays or Tensors, using ops."""
     namespace = {name: OPS[name] for name in codegen.SCALAR_FUNCTIONS if name in OPS}
@@ -276,6 +305,8 @@ def elementwise(name, formula, kind=FLOAT, backward_name=None, guard=None, **gra
     op = Op(name, forward, [None] * len(argnames), fused_vjp=fused_vjp, save_plans=save_plans,
             backward_name=backward_name)
     op.kernels = kernels
+    if len(argnames) == 2 and out_kind != COMPARE:
+        op.forward_into = _native_forward_into(kernels)
     op.formula = formula
     op.grad_formulas = grad_formulas
     op.argnames = argnames

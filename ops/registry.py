@@ -56,7 +56,7 @@ class Op:
     """
     __slots__ = ("name", "forward", "vjps", "fused_vjp", "saves", "saves_out", "save_plans",
                  "backward_name", "n_outputs", "view", "differentiable", "record_type",
-                 "lane", "lane_saves", "__dict__")
+                 "lane", "lane_saves", "forward_into", "__dict__")
 
     def __init__(self, name, forward, vjps=(), *, saves=(), saves_out=False, backward_name=None,
                  n_outputs=1, view=False, fused_vjp=None, save_plans=None):
@@ -78,6 +78,9 @@ class Op:
         # Filled by tape.lane for the small-tensor lane's ops: the opcode, and requires-grad
         # mask -> (reads x, reads y, reads out).  None: not a lane op.
         self.lane = self.lane_saves = None
+        # forward_into(x, y) -> bool: x <- forward(x, y) in place, where the op has such a
+        # path and it applies (elementwise ops; see ops/elementwise.py); None: no such path.
+        self.forward_into = None
 
     def save_plan(self, mask):
         return self.save_plans.get(mask) or (self.saves, self.saves_out)

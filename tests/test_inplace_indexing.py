@@ -135,6 +135,57 @@ def test_unrecorded_in_place_ops_keep_dtype_and_shape_or_raise_as_pytorch():
     assert i.tolist() == [2, 4, 6] and v.tolist() == [0., -1., -2.]   # failed ops wrote nothing
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["scalar", "same_shape", "itself", "overlapping_view",
+                                  "transposed_self", "0-d"])
+def test_unrecorded_elementwise_in_place_writes_the_buffer_as_numpy_would(case, dtype):
+    """Elementwise in-place ops under no_grad write straight into self's buffer where that is
+    safe (op.forward_into); an operand that partly overlaps self, or a self that is not
+    C-contiguous, goes out of place first.  Every case: numpy's values, in the same buffer,
+    with one version bump."""
+    rng = np.random.default_rng(7)
+    values = rng.uniform(0.5, 2.0, (3, 4)).astype(dtype)
+    other = rng.uniform(0.5, 2.0, (3, 4)).astype(dtype)
+    t = tape.from_numpy(values.copy())
+    expected = values.copy()
+    if case == "transposed_self":
+        t, expected = t.t(), expected.T.copy()
+    elif case == "0-d":
+        t, expected = tape.from_numpy(np.array(values[0, 0])), np.array(values[0, 0])
+    buffer = t._data
+    with tape.no_grad():
+        if case in ("scalar", "0-d"):
+            t -= 0.25 * t if case == "0-d" else 0.25
+            expected -= dtype(0.25) * expected if case == "0-d" else dtype(0.25)
+        elif case == "same_shape":
+            t *= tape.from_numpy(other)
+            expected *= other
+        elif case == "itself":
+            t.mul_(t)
+            expected = expected * expected
+        elif case == "overlapping_view":
+            # self and operand are one element apart in one buffer: written element k is
+            # the operand's element k + 1, which a loop in place would read changed
+            shared = np.concatenate([values.ravel(), values.ravel()[:1]])
+            t = tape.from_numpy(shared[1:])
+            buffer, expected = t._data, shared[1:] + shared[:-1]
+            t += tape.from_numpy(shared[:-1])
+        elif case == "transposed_self":
+            t.div_(tape.from_numpy(other.T.copy()))
+            expected /= other.T
+    assert t._data is buffer and t._version.value == 1
+    np.testing.assert_array_equal(t.numpy(), expected)
+
+
+def test_unrecorded_in_place_on_a_read_only_buffer_raises_and_writes_nothing():
+    from tape.tensor import _wrap
+    frozen = np.array([1.0, 2.0], np.float32)
+    frozen.flags.writeable = False
+    t = _wrap(frozen)
+    with tape.no_grad(), pytest.raises(ValueError, match="read-only"):
+        t += 1.0
+    np.testing.assert_array_equal(t.numpy(), [1.0, 2.0])
 def test_uniform_and_normal_fill_in_range():
     x = tape.empty(1000)
     x.uniform_(2, 3)
