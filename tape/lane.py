@@ -40,6 +40,10 @@ from .tensor import Tensor, check_view_is_current
 # step; at 2,000 (the Legendre fit) the lane is ~3% faster; at 3 elements, ~3x.
 MAX_SIZE = 4096
 CHUNK = 1 << 16          # elements per buffer allocation, shared by consecutive blocks
+# A block opened with less room than this left in the newest chunk starts a new chunk: near
+# a chunk's end it would soon be split in two, paying a block's fixed costs twice in forward
+# and backward (the Legendre step split one graph in three about every third step).
+MIN_ROOM = CHUNK // 4
 FIRST_ROWS = 32          # a block's program starts this long and doubles as it fills...
 MAX_ROWS = 4096          # ...up to this; then the block is closed and a new one opened
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -219,7 +223,7 @@ def _open_block(tape, dtype, need):
     """A new block, continuing the newest block's buffer when it has room."""
     tape.close_lane()
     buf, pos = tape.lane_chunks.get(dtype, (None, 0))
-    if buf is not None and buf.size - pos >= need:
+    if buf is not None and buf.size - pos >= max(need, MIN_ROOM):
         blk = Block(buf, pos, dtype, tape.lane_chunks)
     else:
         blk = Block(np.empty(max(CHUNK, need), dtype), 0, dtype, tape.lane_chunks)

@@ -573,6 +573,33 @@ def test_gradients_handed_out_of_a_block_may_be_modified_and_leaf_grads_own_thei
         np.testing.assert_allclose(x.grad.numpy(), k * 36 * xs, rtol=1e-15)
 
 
+def test_a_block_continues_the_chunk_only_with_min_room_left():
+    """A new block shares the newest chunk while lane.MIN_ROOM elements are left in it, else
+    it starts a fresh chunk (so one graph is not split at the chunk's end)."""
+    x = leaf(np.linspace(0.1, 1.0, lane.MAX_SIZE))
+    first = x * 1.0
+    blk = first._record
+    values = [first]
+    for _ in range(lane.CHUNK // lane.MAX_SIZE):  # fill the chunk, leaving >= MIN_ROOM
+        if blk.pos > blk.end - lane.MIN_ROOM - lane.MAX_SIZE:
+            break
+        values.append(values[-1] * 1.0)
+    STATE.tape.close_lane()
+    second = x * 2.0
+    assert second._record.buf is blk.buf and second._record.base == blk.pos
+    for _ in range(lane.CHUNK // lane.MAX_SIZE):  # then to less than MIN_ROOM
+        if second._record.pos > blk.end - lane.MIN_ROOM:
+            break
+        second = second * 1.0
+    assert second._record.buf is blk.buf
+    assert second._record.end - second._record.pos < lane.MIN_ROOM
+    STATE.tape.close_lane()
+    third = x * 3.0
+    assert third._record.buf is not blk.buf and third._record.base == 0
+    third.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full(lane.MAX_SIZE, 3.0))
+
+
 def test_backward_also_closes_the_open_block():
     x = leaf([1.0, 2.0])
     a = x * 3
