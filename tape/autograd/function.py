@@ -79,18 +79,28 @@ class BackwardCFunction(FunctionCtx, Record):
         return self.saved_tensors
 
     def python_backward(self, grads, create_graph):
-        name = type(self).__name__
-        if self._materialize_grads:
-            grads = [np.zeros(m[0], m[1]) if g is None else g
-                     for g, m in zip(grads, self.out_meta)]
-        if not create_graph:
-            grads = [None if g is None else _wrap(g) for g in grads]
-        # Non-tensor outputs of forward get None, so backward sees one argument per output.
-        it = iter(grads)
-        args = [next(it) if is_t else None for is_t in self._output_tensor]
-        result = self._forward_cls.backward(self, *args)
+        if self._output_tensor == _ONE_TENSOR:
+            # forward returned one Tensor (the common case): the general lines below, unrolled
+            g = grads[0]
+            if g is None and self._materialize_grads:
+                shape, dtype = self.out_meta[0]
+                g = np.zeros(shape, dtype)
+            if g is not None and not create_graph:
+                g = _wrap(g)
+            result = self._forward_cls.backward(self, g)
+        else:
+            if self._materialize_grads:
+                grads = [np.zeros(m[0], m[1]) if g is None else g
+                         for g, m in zip(grads, self.out_meta)]
+            if not create_graph:
+                grads = [None if g is None else _wrap(g) for g in grads]
+            # Non-tensor outputs of forward get None, so backward sees one argument per output.
+            it = iter(grads)
+            args = [next(it) if is_t else None for is_t in self._output_tensor]
+            result = self._forward_cls.backward(self, *args)
         if not isinstance(result, tuple):
             result = (result,)
+        name = type(self).__name__
         n = len(self.edges)
         if len(result) != n:
             if len(result) > n and all(r is None for r in result[n:]):
@@ -116,6 +126,9 @@ class BackwardCFunction(FunctionCtx, Record):
                                    f"with {list(meta)}")
             out.append(None if edge is None else (g if create_graph else g._data))
         return out
+
+
+_ONE_TENSOR = (True,)
 
 
 def _expandable(shape, target):
