@@ -140,6 +140,14 @@ def import_value(buf, prog, i, out, data, flags, same):
 
 
 @kernel(cache=True, nogil=True)
+def copy_into(buf, start, data):
+    """buf[start:start + data.size] = data (a saved import refreshed before a replay)."""
+    target = buf[start:start + data.size]
+    for k in range(data.size):
+        target[k] = data[k]
+
+
+@kernel(cache=True, nogil=True)
 def add_gradient(grad, start, g):
     """grad[start:start + g.size] += g: a gradient arriving at a row from outside the
     block (numpy's += on these small slices costs several times this call)."""

@@ -454,9 +454,11 @@ class LaneGradients:
                                f"got {list(g.shape)} but expected shape compatible with "
                                f"{list(blk.shapes[row])}")
         grad = self.grad
-        if g.dtype is not grad.dtype and g.dtype != grad.dtype:   # a seed of another dtype
-            g = g.astype(grad.dtype)
-        add = _add_kernels.get(grad.dtype) or _add_kernel(grad.dtype)
+        dtype = grad.dtype
+        if g.dtype is not dtype and g.dtype != dtype:   # a seed of another dtype
+            g = g.astype(dtype)
+        add = _direct_kernels.get(("add_gradient", dtype)) or _direct_kernel("add_gradient",
+                                                                             dtype)
         # ravel: the one layout the direct call may be given (a copy only if g is strided)
         add(grad, int(r[OUT] - blk.base), g.ravel())
         self.live[row] = 1
@@ -482,14 +484,22 @@ def current_versions(blk):
     for row, v in blk.versions.items():
         ver[row] = v.value
     if blk.externals:
-        prog, buf = blk.prog, blk.buf
+        prog, buf, dtype, shapes = blk.prog, blk.buf, blk.dtype, blk.shapes
         for row, (t, edge, saved) in blk.externals.items():
             v = t._version
             if v is not None:
                 ver[row] = v.value
-            if saved and t._data.shape == blk.shapes[row]:
-                off = prog[row, OUT]
-                buf[off:off + t._data.size] = t._data.reshape(-1)
+            if saved:
+                data = t._data
+                if data.shape != shapes[row]:
+                    continue   # replaced with another shape: the replay raises for it
+                if data.dtype is dtype:   # the kernel's one signature (measured 0.7 -> 0.35 us)
+                    copy = _direct_kernels.get(("copy_into", dtype)) or _direct_kernel(
+                        "copy_into", dtype)
+                    copy(buf, int(prog[row, OUT]), data.ravel())
+                else:   # .data replaced with another dtype: numpy casts
+                    off = prog[row, OUT]
+                    buf[off:off + data.size] = data.reshape(-1)
     return ver
 
 
@@ -569,14 +579,17 @@ def raise_status(blk, status, ver):
     raise _modified_error(int(ver[row]), int(expected), (blk.shapes[row], blk.dtype))
 
 
-_add_kernels = {}
+# (name, dtype) -> the lane kernel `name` for arrays of `dtype`, called directly after its
+# first call (codegen.first_call_then_direct): every call passes a 1-d C-contiguous array of
+# dtype, a Python int and a 1-d C-contiguous array of dtype
+_direct_kernels = {}
 
 
-def _add_kernel(dtype):
+def _direct_kernel(name, dtype):
     def install(direct):
-        _add_kernels[dtype] = direct
-    fn = _add_kernels[dtype] = first_call_then_direct(jitted(K.kernels(), "add_gradient"),
-                                                      install)
+        _direct_kernels[name, dtype] = direct
+    fn = _direct_kernels[name, dtype] = first_call_then_direct(jitted(K.kernels(), name),
+                                                               install)
     return fn
 
 

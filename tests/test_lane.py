@@ -896,6 +896,20 @@ def test_data_replaced_on_a_saved_leaf_is_seen(mode):
     np.testing.assert_array_equal(w.grad.numpy(), [5.0, 6.0, 7.0])
 
 
+@pytest.mark.parametrize("mode", ["numba", "python"])
+def test_data_replaced_on_a_saved_leaf_with_another_dtype_is_read_cast(mode):
+    """The refresh of a saved import converts values of another dtype (never reinterprets
+    their bytes): the block's float64 copy of x gets x's new float32 values."""
+    use(mode)
+    w, x = leaf([1.0, 2.0, 3.0]), leaf([1.0, 2.0, 3.0], requires_grad=False)
+    (w * x).sum().backward()      # a same-dtype refresh first: its kernel's direct call is set
+    w.grad = None
+    z = w * x
+    x.data = tape.tensor([5.5, 6.25, -7.0], dtype=tape.float32)
+    z.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [5.5, 6.25, -7.0])
+
+
 @pytest.mark.parametrize("same_block", [
     pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=(
         "tape bug: a lane value read by a later row of its own block is read from the block's "
