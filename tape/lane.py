@@ -579,35 +579,27 @@ def raise_status(blk, status, ver):
     raise _modified_error(int(ver[row]), int(expected), (blk.shapes[row], blk.dtype))
 
 
-# (name, dtype) -> the lane kernel `name` for arrays of `dtype`, called directly after its
-# first call (codegen.first_call_then_direct): every call passes a 1-d C-contiguous array of
-# dtype, a Python int and a 1-d C-contiguous array of dtype
+# (name, dtype) -> lane kernel `name` for blocks of `dtype`, called directly after its first
+# call (codegen.first_call_then_direct): each call site passes one set of types (1-d
+# C-contiguous arrays of dtype, Python ints, the replay's int and flag arrays)
 _direct_kernels = {}
 
 
 def _direct_kernel(name, dtype):
+    """The kernel module's function `name`, or `name`_<dtype> where it has one per dtype."""
+    module = K.kernels()
+    variant = name if name in module.__dict__ else f"{name}_{_VARIANT[dtype]}"
+
     def install(direct):
         _direct_kernels[name, dtype] = direct
-    fn = _direct_kernels[name, dtype] = first_call_then_direct(jitted(K.kernels(), name),
-                                                               install)
-    return fn
-
-
-_replay_kernels = {}
-
-
-def _replay_kernel(dtype):
-    def install(direct):
-        _replay_kernels[dtype] = direct
-    fn = _replay_kernels[dtype] = first_call_then_direct(
-        jitted(K.kernels(), "replay_" + _VARIANT[dtype]), install)
+    fn = _direct_kernels[name, dtype] = first_call_then_direct(jitted(module, variant), install)
     return fn
 
 
 def replay(blk, state, lo, hi, ver, retain, inspect=None):
     """Replay rows [lo, hi) of `blk` in reverse, with the gradients in `state`."""
     if replay_mode == "numba" and inspect is None:
-        fn = _replay_kernels.get(blk.dtype) or _replay_kernel(blk.dtype)
+        fn = _direct_kernels.get(("replay", blk.dtype)) or _direct_kernel("replay", blk.dtype)
         status = fn(blk.buf, blk.base, state.grad, state.live, ver, blk.prog, lo, hi,
                     bool(retain), _vjp_addresses[blk.dtype])
     else:
