@@ -79,25 +79,22 @@ class BackwardCFunction(FunctionCtx, Record):
         return self.saved_tensors
 
     def python_backward(self, grads, create_graph):
-        if self._output_tensor == _ONE_TENSOR:
-            # forward returned one Tensor (the common case): the general lines below, unrolled
-            g = grads[0]
+        # One argument per forward output: None for a non-tensor one; for a tensor output its
+        # gradient (zeros if it got none, unless set_materialize_grads(False)).  One plain
+        # loop: list comprehensions cost more than the one-output call they would serve.
+        args = []
+        k = 0
+        for is_tensor in self._output_tensor:
+            if not is_tensor:
+                args.append(None)
+                continue
+            g = grads[k]
             if g is None and self._materialize_grads:
-                shape, dtype = self.out_meta[0]
+                shape, dtype = self.out_meta[k]
                 g = np.zeros(shape, dtype)
-            if g is not None and not create_graph:
-                g = _wrap(g)
-            result = self._forward_cls.backward(self, g)
-        else:
-            if self._materialize_grads:
-                grads = [np.zeros(m[0], m[1]) if g is None else g
-                         for g, m in zip(grads, self.out_meta)]
-            if not create_graph:
-                grads = [None if g is None else _wrap(g) for g in grads]
-            # Non-tensor outputs of forward get None, so backward sees one argument per output.
-            it = iter(grads)
-            args = [next(it) if is_t else None for is_t in self._output_tensor]
-            result = self._forward_cls.backward(self, *args)
+            args.append(g if g is None or create_graph else _wrap(g))
+            k += 1
+        result = self._forward_cls.backward(self, *args)
         if not isinstance(result, tuple):
             result = (result,)
         name = type(self).__name__
@@ -126,9 +123,6 @@ class BackwardCFunction(FunctionCtx, Record):
                                    f"with {list(meta)}")
             out.append(None if edge is None else (g if create_graph else g._data))
         return out
-
-
-_ONE_TENSOR = (True,)
 
 
 def _expandable(shape, target):
