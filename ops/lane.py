@@ -21,6 +21,7 @@ Row layout (int64 columns), operands `a` and `b`:
     FLAGS                  NEED_A | NEED_B: which operands want a gradient; RELEASED
 Replay status: 0, or 1 + 4 * row + (FREED | STALE_X | STALE_Y | STALE_OUT).
 """
+import ast
 import re
 
 from . import codegen
@@ -163,19 +164,63 @@ def _accumulate(operand, formula, np_type, binary, sa, sb, pad):
     # `out` is the output's offset in the kernel; the output's values are outs / out_
     expr = codegen.scalar_expression(re.sub(r"\bout\b", "out_", formula), np_type)
     used = codegen.names_in(formula)
-    loads = ""
-    if "g" in used:
-        loads += f"{pad}    g = gs[k]\n"
-    loads += _in_loop_loads(binary, sa, sb, pad + "    ", used)
+    # the loop body's loads of element k, unindented
+    loads = ("g = gs[k]\n" if "g" in used else "") + _in_loop_loads(binary, sa, sb, "", used)
     if "out" in used:
-        loads += f"{pad}    out_ = outs[k]\n"
+        loads += "out_ = outs[k]\n"
     off, strided = ("a", sa) if operand == "x" else ("b", sb)
+    invariant = {name for name, stride in (("x", sa), ("y", sb)) if not stride}
+    cases = _invariant_power_cases(expr, invariant)
+    if cases is None:
+        return _gradient_loop(expr, loads, off, strided, pad)
+    exponent, variants = cases
+    text = f"{pad}e_ = {exponent}\n"
+    for k, (test, variant) in enumerate(variants):
+        head = ("if " if k == 0 else "elif ") + test if test else "else"
+        text += f"{pad}{head}:\n" + _gradient_loop(variant, loads, off, strided, pad + "    ")
+    return text
+
+
+def _invariant_power_cases(expr, invariant):
+    """(exponent, [(test of e_, expr)]) when expr takes a power whose exponent reads only
+    loop-invariant names (pow's x * y ** (y - 1) with y one element), else None.  The kernel
+    tests the exponent once and runs a loop with the power multiplied out: _pow's test per
+    element stopped LLVM from vectorising these loops in the big vjp_pow function (measured,
+    2,000 float32: 1.9 us against 0.35 for mul's)."""
+    tree = ast.parse(expr, mode="eval")
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "_pow"
+                and codegen.names_in(ast.unparse(node.args[1])) <= invariant | {"np"}):
+            break
+    else:
+        return None
+    exponent, base = ast.unparse(node.args[1]), ast.unparse(node.args[0])
+    marker = ast.unparse(node)
+    variants = []
+    for test, power in (("e_ == 1.0", f"({base})"), ("e_ == 2.0", f"({base}) * ({base})"),
+                        ("e_ == 3.0", f"({base}) * ({base}) * ({base})"),
+                        (None, f"({base}) ** e_")):
+        variants.append((test, expr.replace(marker, f"({power})")))
+    return exponent, variants
+
+
+def _gradient_loop(expr, loads, off, strided, pad):
+    """The loop adding expr (per element k, after `loads`) into operand `off`'s gradient."""
+    loads = "".join(f"{pad}    {line}\n" for line in loads.splitlines())
     if strided:
         return (f"{pad}target = grad[{off} - base:{off} - base + n]\n"
                 f"{pad}for k in range(n):\n{loads}"
                 f"{pad}    target[k] += {expr}\n")
-    return (f"{pad}acc = 0.0\n"
-            f"{pad}for k in range(n):\n{loads}"
+    # Eight partial sums, as the forward's _sum_float64: one chain of float64 adds waits on
+    # each add's latency (measured: 2.8 us for 2,000 float32 against 0.6 unrolled)
+    unrolled = "".join(f"{pad}    k = j + {u}\n{loads}{pad}    r{u} += {expr}\n"
+                       for u in range(8))
+    return (f"{pad}r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0\n"
+            f"{pad}whole = n - n % 8\n"
+            f"{pad}for j in range(0, whole, 8):\n{unrolled}"
+            f"{pad}acc = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))\n"
+            f"{pad}for k in range(whole, n):\n{loads}"
             f"{pad}    acc += {expr}\n"
             f"{pad}grad[{off} - base] += acc\n")
 

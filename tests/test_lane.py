@@ -419,6 +419,57 @@ def test_broadcast_operand_gradient_is_summed_in_float64_for_float32():
         np.testing.assert_array_equal(x.grad.numpy(), np.full(4096, 2.0, np.float32))
 
 
+BINARY_EXPRS = ["x + d", "x - d", "d - x", "x * d", "x / d", "d / x", "x ** d", "d ** x",
+                "x.maximum(d)", "x.minimum(d)", "x.clamp_min(d)", "x.clamp_max(d)"]
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 23, 2000])
+@pytest.mark.parametrize("expr", BINARY_EXPRS)
+def test_one_element_operand_gradients_are_sums_at_every_length(expr, n):
+    """A one-element operand's gradient is a sum over the other's elements (eight partial
+    sums, then the rest): lengths below, at and past multiples of 8 agree with the general
+    path (float64, tightly) and with numpy's float64 sum of float32 terms (float32)."""
+    rng = np.random.default_rng(n)
+    xs = rng.uniform(0.5, 2.0, n)
+    for dtype, rtol in ((F64, 1e-13), (F32, 1e-6)):
+        res = {}
+        for mode in MODES:
+            use(mode)
+            x, d = leaf(xs, dtype), leaf(1.3, dtype)
+            eval(expr).backward(tape.tensor(np.linspace(0.5, 1.5, n), dtype=dtype))
+            res[mode] = x.grad.numpy(), d.grad.numpy()
+        for mode in ("numba", "python"):
+            for got, expected in zip(res[mode], res["general"]):
+                assert got.dtype == expected.dtype
+                np.testing.assert_allclose(got, expected, rtol=rtol, err_msg=mode)
+    # closed form for x * d in float64: d's gradient is sum(g * x)
+    use("numba")
+    x, d = leaf(xs), leaf(1.3)
+    (x * d).backward(tape.tensor(np.linspace(0.5, 1.5, n)))
+    np.testing.assert_allclose(d.grad.numpy(), np.sum(np.linspace(0.5, 1.5, n) * xs),
+                               rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [F64, F32], ids=["float64", "float32"])
+@pytest.mark.parametrize("p", [0, 1, 2, 3, 4, 0.5, -1, 2.5])
+def test_powers_with_one_element_exponents_have_closed_form_gradients(p, dtype):
+    """x ** p, p a Python number or a 0-d tensor: the replay tests p - 1 once and multiplies
+    the powers 1, 2 and 3 out; every exponent gets p * x ** (p - 1) (and log(x) * x ** p for
+    a tensor p)."""
+    xs = np.linspace(0.25, 3.0, 19)
+    rtol = 1e-13 if dtype is F64 else 2e-6
+    for mode in MODES:
+        use(mode)
+        x, q = leaf(xs, dtype), leaf(float(p), dtype)
+        (x ** p).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), p * xs ** (p - 1.0), rtol=rtol, err_msg=mode)
+        x.grad = None
+        (x ** q).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), p * xs ** (p - 1.0), rtol=rtol, err_msg=mode)
+        np.testing.assert_allclose(q.grad.numpy(), np.sum(np.log(xs) * xs ** p), rtol=rtol * 4,
+                                   err_msg=mode)
+
+
 NONFINITE = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-310, 700.0, -745.0])
 NONFINITE_EXPRS = ["x / 0.0", "1 / x", "x.log()", "x.sqrt()", "x * float('inf')", "x.relu()",
                    "x.abs()", "x.maximum(d)", "x.minimum(d)", "x.exp()", "x.sigmoid()",
