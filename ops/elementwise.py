@@ -226,6 +226,9 @@ def _native_forward_into(kernels):
     Saves the result's allocation and the copy back (0-d `p -= g`: 2.1 -> 1.7 us).  False:
     not applicable, the caller computes out of place."""
     native = kernels.native
+    direct = kernels.direct
+    serial_max = kernels.parallel_min["fwd_"] - 1
+    keys = {p: {_F32: f"fwd_{p}_f32", _F64: f"fwd_{p}_f64"} for p in ("as", "aa")}
 
     def forward_into(x, y):
         if type(x) is not _ndarray:
@@ -237,13 +240,19 @@ def _native_forward_into(kernels):
             return False
         ty = type(y)
         if ty is float or ty is int:
-            native("fwd_", "as", dtype, x, (x.ravel(), y))
-            return True
-        if (ty is _ndarray and y.dtype is dtype and y.shape == x.shape
+            pattern = "as"
+        elif (ty is _ndarray and y.dtype is dtype and y.shape == x.shape
                 and (y is x or (x.base is None and y.base is None))):
-            native("fwd_", "aa", dtype, x, (x.ravel(), y.ravel()))
-            return True
-        return False
+            pattern, y = "aa", y.ravel()
+        else:
+            return False
+        flat = x.ravel()   # a view of x's memory: x is C-contiguous
+        fn = direct.get(keys[pattern][dtype])   # as _native_forward: direct once known
+        if fn is None or x.size > serial_max:
+            native("fwd_", pattern, dtype, x, (flat, y))
+        else:
+            fn(flat, y, flat)
+        return True
     return forward_into
 
 
