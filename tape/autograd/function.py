@@ -46,17 +46,16 @@ class FunctionCtx:
 
 
 class BackwardCFunction(FunctionCtx, Record):
-    """Base of the `<Name>Backward` record classes; instances have a __dict__ (any ctx attr)."""
+    """Base of the `<Name>Backward` record classes; instances have a __dict__ (any ctx attr).
+    What forward may set on ctx starts as these class attributes (setting six instance
+    attributes per apply cost more than reading a class's)."""
     _forward_cls = None
-
-    def _start(self, args):
-        self._to_save = ()
-        self._dirty = ()
-        self._non_differentiable = ()
-        self._materialize_grads = True
-        self._recorded = False
-        self._output_tensor = ()    # per forward output: is it a Tensor
-        self.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+    _to_save = ()
+    _dirty = ()
+    _non_differentiable = ()
+    _materialize_grads = True
+    _recorded = False
+    _output_tensor = ()    # per forward output: is it a Tensor
 
     @property
     def saved_tensors(self):
@@ -170,7 +169,10 @@ class Function:
         if cls is Function:
             raise RuntimeError("Function.apply must be called on a subclass of Function")
         ctx = object.__new__(cls._backward_cls)
-        ctx._start(args)
+        needs = []
+        for a in args:
+            needs.append(isinstance(a, Tensor) and a._requires_grad)
+        ctx.needs_input_grad = tuple(needs)
         state = STATE
         grad_enabled = state.grad_enabled
         state.grad_enabled = False   # forward runs as under no_grad()
@@ -195,13 +197,17 @@ def _record(ctx, args, outputs):
     single = not isinstance(outputs, tuple)
     outs = [outputs] if single else list(outputs)
     edges = []
+    input_meta = []              # per input: its shape (a Tensor) or None
     arg_ids = set()
     for a in args:
         if isinstance(a, Tensor):
             arg_ids.add(id(a))
+            input_meta.append(a._data.shape)
             if a._requires_grad:
                 edges.append((a._record, a._out_index) if a._record is not None else (a, 0))
                 continue
+        else:
+            input_meta.append(None)
         edges.append(None)
     dirty = {id(t) for t in ctx._dirty} if ctx._dirty else ()
     if dirty:
@@ -212,6 +218,7 @@ def _record(ctx, args, outputs):
                                    "in-place operation.")
     tensor_outs = []             # the Tensor outputs, in order (an input returned: an alias)
     out_index = {}               # id(output as forward returned it) -> its index in tensor_outs
+    out_meta = []                # per Tensor output: (shape, dtype)
     is_tensor = []
     for k, o in enumerate(outs):
         if isinstance(o, Tensor):
@@ -222,6 +229,8 @@ def _record(ctx, args, outputs):
                 alias._version = _version_of(o)
                 outs[k] = o = alias
             tensor_outs.append(o)
+            data = o._data
+            out_meta.append((data.shape, data.dtype))
             is_tensor.append(True)
         else:
             is_tensor.append(False)
@@ -241,11 +250,10 @@ def _record(ctx, args, outputs):
             keep_out = True
         else:
             saved.append(t)
-    ctx._input_meta = tuple([a._data.shape if isinstance(a, Tensor) else None for a in args])
-    out_meta = tuple([(o._data.shape, o._data.dtype) for o in tensor_outs])
+    ctx._input_meta = tuple(input_meta)
     Record.__init__(ctx, tuple(edges), tuple(saved), tuple(versions),
-                    tuple([o._data for o in tensor_outs]) if keep_out else None, out_meta, None,
-                    bool(saved))
+                    tuple([o._data for o in tensor_outs]) if keep_out else None,
+                    tuple(out_meta), None, bool(saved))
     ctx._recorded = True
     non_diff = ctx._non_differentiable
     non_diff = {id(t) for t in non_diff} if non_diff else ()
