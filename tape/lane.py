@@ -448,8 +448,8 @@ class LaneGradients:
 
     def add(self, blk, row, g):
         """Add g (an ndarray of the block's dtype) to the gradient of the value at `row`."""
-        r = blk.prog[row]
-        if g.size != r[N]:   # the value's .data was replaced with another shape
+        prog = blk.prog   # .item: a Python int, cheaper than numpy's scalars here
+        if g.size != prog.item(row, N):   # the value's .data was replaced with another shape
             raise RuntimeError(f"Function {blk.node(row).name()} returned an invalid gradient: "
                                f"got {list(g.shape)} but expected shape compatible with "
                                f"{list(blk.shapes[row])}")
@@ -460,7 +460,7 @@ class LaneGradients:
         add = _direct_kernels.get(("add_gradient", dtype)) or _direct_kernel("add_gradient",
                                                                              dtype)
         # ravel: the one layout the direct call may be given (a copy only if g is strided)
-        add(grad, int(r[OUT] - blk.base), g.ravel())
+        add(grad, prog.item(row, OUT) - blk.base, g.ravel())
         self.live[row] = 1
 
     def of(self, blk, row):
@@ -468,8 +468,9 @@ class LaneGradients:
         writes that region once it is read (a value's gradient is complete when its row is
         replayed, and an import row is nobody's input), so receivers may keep it; a leaf's
         .grad copies it (engine._unshared)."""
-        start = blk.prog[row, OUT] - blk.base
-        return self.grad[start:start + blk.prog[row, N]].reshape(blk.shapes[row])
+        prog = blk.prog
+        start = prog.item(row, OUT) - blk.base
+        return self.grad[start:start + prog.item(row, N)].reshape(blk.shapes[row])
 
     def set(self, blk, row, g):
         start = blk.prog[row, OUT] - blk.base
@@ -496,7 +497,7 @@ def current_versions(blk):
                 if data.dtype is dtype:   # the kernel's one signature (measured 0.7 -> 0.35 us)
                     copy = _direct_kernels.get(("copy_into", dtype)) or _direct_kernel(
                         "copy_into", dtype)
-                    copy(buf, int(prog[row, OUT]), data.ravel())
+                    copy(buf, prog.item(row, OUT), data.ravel())
                 else:   # .data replaced with another dtype: numpy casts
                     off = prog[row, OUT]
                     buf[off:off + data.size] = data.reshape(-1)
