@@ -96,30 +96,31 @@ class BackwardCFunction(FunctionCtx, Record):
         result = self._forward_cls.backward(self, *args)
         if not isinstance(result, tuple):
             result = (result,)
-        name = type(self).__name__
         n = len(self.edges)
         if len(result) != n:
             if len(result) > n and all(r is None for r in result[n:]):
                 result = result[:n]
             else:
-                raise RuntimeError(f"function {name} returned an incorrect number of gradients "
-                                   f"(expected {n}, got {len(result)})")
+                raise RuntimeError(f"function {type(self).__name__} returned an incorrect "
+                                   f"number of gradients (expected {n}, got {len(result)})")
         out = []
         for i, (g, edge, meta) in enumerate(zip(result, self.edges, self._input_meta)):
             if g is None:
                 out.append(None)
                 continue
             if meta is None:
-                raise RuntimeError(f"function {name} returned a gradient different than None "
-                                   f"at position {i + 1}, but the corresponding forward input "
-                                   f"was not a Variable")
+                raise RuntimeError(f"function {type(self).__name__} returned a gradient "
+                                   f"different than None at position {i + 1}, but the "
+                                   f"corresponding forward input was not a Variable")
             if not isinstance(g, Tensor):
                 raise RuntimeError(f"expected Variable or None (got {type(g).__name__}): "
-                                   f"function {name} returned it at position {i + 1}")
-            if not _expandable(meta, g._data.shape):
-                raise RuntimeError(f"Function {name} returned an invalid gradient at index {i} "
-                                   f"- got {list(g._data.shape)} but expected shape compatible "
-                                   f"with {list(meta)}")
+                                   f"function {type(self).__name__} returned it at position "
+                                   f"{i + 1}")
+            shape = g._data.shape
+            if shape != meta and not _expandable(meta, shape):
+                raise RuntimeError(f"Function {type(self).__name__} returned an invalid "
+                                   f"gradient at index {i} - got {list(shape)} but expected "
+                                   f"shape compatible with {list(meta)}")
             out.append(None if edge is None else (g if create_graph else g._data))
         return out
 
