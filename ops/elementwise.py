@@ -159,6 +159,10 @@ class ElementwiseKernels:
         return first_call
 
 
+# pattern -> native dtype -> the key of its forward kernel (ElementwiseKernels' naming)
+_FORWARD_KEYS = {p: {_F32: f"fwd_{p}_f32", _F64: f"fwd_{p}_f64"} for p in ("a", "as", "sa", "aa")}
+
+
 def _native_forward(kernels, n_args, compare, general):
     """The op's forward with a fast path for the commonest call: native float32/float64
     arrays of one shape, beside Python float/int scalars, which skips general()'s rules for
@@ -170,10 +174,7 @@ def _native_forward(kernels, n_args, compare, general):
     native = kernels.native
     direct = kernels.direct
     serial_max = kernels.parallel_min["fwd_"] - 1   # larger results take the prange kernels
-
-    # pattern -> dtype -> the key of its direct kernel (ElementwiseKernels' naming)
-    keys = {p: {_F32: f"fwd_{p}_f32", _F64: f"fwd_{p}_f64"} for p in ("a", "as", "sa", "aa")}
-    unary_keys = keys["a"]
+    keys, unary_keys = _FORWARD_KEYS, _FORWARD_KEYS["a"]
 
     if n_args == 1:
         def forward(x):
@@ -228,7 +229,7 @@ def _native_forward_into(kernels):
     native = kernels.native
     direct = kernels.direct
     serial_max = kernels.parallel_min["fwd_"] - 1
-    keys = {p: {_F32: f"fwd_{p}_f32", _F64: f"fwd_{p}_f64"} for p in ("as", "aa")}
+    keys = _FORWARD_KEYS
 
     def forward_into(x, y):
         if type(x) is not _ndarray:

@@ -183,10 +183,10 @@ def _accumulate(operand, formula, np_type, binary, sa, sb, pad):
 
 def _invariant_power_cases(expr, invariant):
     """(exponent, [(test of e_, expr)]) when expr takes a power whose exponent reads only
-    loop-invariant names (pow's x * y ** (y - 1) with y one element), else None.  The kernel
-    tests the exponent once and runs a loop with the power multiplied out: _pow's test per
-    element stopped LLVM from vectorising these loops in the big vjp_pow function (measured,
-    2,000 float32: 1.9 us against 0.35 for mul's)."""
+    loop-invariant names (pow's g * y * x ** (y - 1) with y one element), else None.  The
+    kernel tests the exponent once and runs a loop with the power multiplied out: _pow's test
+    per element kept LLVM from vectorising these loops in the big vjp_pow function (measured,
+    replaying x ** 2 of 2,000 float32 with its import: 2.55 us before, 0.54 after)."""
     tree = ast.parse(expr, mode="eval")
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
@@ -213,7 +213,8 @@ def _gradient_loop(expr, loads, off, strided, pad):
                 f"{pad}for k in range(n):\n{loads}"
                 f"{pad}    target[k] += {expr}\n")
     # Eight partial sums, as the forward's _sum_float64: one chain of float64 adds waits on
-    # each add's latency (measured: 2.8 us for 2,000 float32 against 0.6 unrolled)
+    # each add's latency (measured: the Legendre step's first block, two such sums over 2,000
+    # float32, replayed in 3.84 us before, 1.58 after)
     unrolled = "".join(f"{pad}    k = j + {u}\n{loads}{pad}    r{u} += {expr}\n"
                        for u in range(8))
     return (f"{pad}r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0\n"
