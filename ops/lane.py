@@ -197,6 +197,7 @@ def _invariant_power_cases(expr, invariant):
         return None
     exponent, base = ast.unparse(node.args[1]), ast.unparse(node.args[0])
     marker = ast.unparse(node)
+    assert marker in expr, (marker, expr)   # else the variants would silently be expr itself
     variants = []
     for test, power in (("e_ == 1.0", f"({base})"), ("e_ == 2.0", f"({base}) * ({base})"),
                         ("e_ == 3.0", f"({base}) * ({base}) * ({base})"),
