@@ -178,6 +178,62 @@ def test_unrecorded_elementwise_in_place_writes_the_buffer_as_numpy_would(case, 
     np.testing.assert_array_equal(t.numpy(), expected)
 
 
+_EDGE_VALUES = [0.0, -0.0, 1.0, -2.5, 0.1, 1 / 3, 7.0, 1e-45, 1.2e-38, 3.4e38, -3.4e38, 1e30,
+                1e-30, 1e300, float("inf"), float("-inf"), float("nan")]
+
+
+def _same_bits(result, reference, dtype):
+    """Equal values, NaN where NaN, and the sign of zero (bit patterns, except NaN payloads)."""
+    result = np.asarray(result, dtype).reshape(1)
+    reference = np.asarray(reference, dtype).reshape(1)
+    uint = np.uint32 if dtype == np.float32 else np.uint64
+    if np.isnan(reference[0]):
+        return bool(np.isnan(result[0]))
+    return result.view(uint)[0] == reference.view(uint)[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
+def test_single_value_arithmetic_equals_the_kernels_bit_for_bit(name, dtype):
+    """+, -, *, / on 0-d arrays (with a Python number or another 0-d array, either side, and in
+    place) run on Python floats instead of a kernel: each result equals the kernel's, run on
+    the same values as one-element 1-d arrays, and numpy's float32/float64 arithmetic, to the
+    bit (zeros' signs too), and none warns: not division by zero, not float32 overflow."""
+    import warnings
+    from ops import OPS
+    op = OPS[name]
+    rng = np.random.default_rng(3)
+    values = _EDGE_VALUES + list(rng.standard_normal(20) * 10.0 ** rng.integers(-40, 40, 20))
+    numbers = [0.5, 0.1, -3, 5, 16777217, 2 ** 40 + 1, 1e-6, 1e39, -0.0, 0.0, float("nan")]
+    numpy_op = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}[name]
+    checked = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for a in values:
+            with np.errstate(over="ignore"):
+                x = np.array(a, dtype)   # rounded to dtype: 1e300 is inf in float32
+            for b in numbers + values[:8]:
+                with np.errstate(over="ignore"):
+                    y = np.array(b, dtype)
+                for left, right in ((x, b), (b, x), (x, y)):
+                    result = op.forward(left, right)
+                    assert result.shape == () and result.dtype == dtype
+                    as_1d = [v.reshape(1) if isinstance(v, np.ndarray) else v
+                             for v in (left, right)]
+                    kernel = op.forward(*as_1d)   # one element, 1-d: the kernel
+                    with np.errstate(all="ignore"):
+                        reference = numpy_op(*[np.asarray(v, dtype) for v in (left, right)])
+                    assert _same_bits(result, kernel, dtype), (name, left, right, result,
+                                                               kernel)
+                    assert _same_bits(result, reference, dtype), (name, left, right, result,
+                                                                  reference)
+                    checked += 1
+                target = x.copy()
+                assert op.forward_into(target, y)
+                assert _same_bits(target, op.forward(x.reshape(1), y.reshape(1)), dtype)
+    assert checked == 3 * len(values) * (len(numbers) + 8)
+
+
 def test_unrecorded_in_place_on_a_read_only_buffer_raises_and_writes_nothing():
     from tape.tensor import _wrap
     frozen = np.array([1.0, 2.0], np.float32)
