@@ -337,12 +337,9 @@ def _one_block_backward(root, g, retain_graph):
     create_graph, no autograd.grad capture, anomaly mode off.  False when that does not hold
     (checked before anything changes), and the caller takes the general path."""
     blk = root._record
-    if blk.hooks or blk.retained:
+    if blk.hooks or blk.retained or blk.imports_records:
         return False
     externals = blk.externals
-    for _, edge, _ in externals.values():
-        if edge is not None and not isinstance(edge[0], Tensor):
-            return False
     STATE.tape.close_lane()
     state = _lane.LaneGradients(blk)
     state.add(blk, root._out_index, g)

@@ -74,7 +74,7 @@ class Block:
     the `_record` of its values (their `_out_index` is the row)."""
     __slots__ = ("buf", "base", "pos", "end", "prog", "n_rows", "dtype", "shapes", "externals",
                  "imported", "versions", "hooks", "retained", "nodes", "seq", "fwd", "open_in",
-                 "__weakref__")
+                 "imports_records", "__weakref__")
 
     def __init__(self, buf, base, dtype, chunks):
         self.buf = buf
@@ -88,6 +88,7 @@ class Block:
         # row -> (tensor, edge, saved) per import; edge None: no gradient wanted
         self.externals = {}
         self.imported = {}     # id(tensor) -> (row, data, version, edge) of its latest import
+        self.imports_records = False   # whether an import's gradient goes to a record or block
         self.versions = {}     # row -> Version of that value (created lazily, see _version_of)
         self.hooks = None      # row -> [hooks], as Record.hooks: Tensor.register_hook
         self.retained = None   # row -> weakref, as Record.retained: retain_grad
@@ -261,7 +262,11 @@ def _place(blk, t, saved):
     version = 0 if v is None else v.value
     edge = None
     if t._requires_grad:
-        edge = (t._record, t._out_index) if t._record is not None else (t, 0)
+        if t._record is not None:
+            edge = (t._record, t._out_index)
+            blk.imports_records = True
+        else:
+            edge = (t, 0)
     # A tensor used again (x in y * x, many times) shares one import while its buffer, version,
     # edge and values are unchanged (the kernel compares the values: writes through .data
     # or numpy change no version).  The block's externals hold t, so id(t) stays unique.
