@@ -174,10 +174,12 @@ def _binary(op, a, b):
             _record(op, (a, b), _EMPTY, (out,), result)
             return out
         return _wrap(op.forward(a._data, b._data))
-    if isinstance(b, np.ndarray):
-        return _binary(op, a, _wrap(b))   # a constant (VJPs mix Tensors with index masks)
-    if not isinstance(b, _SCALAR_TYPES):
-        return NotImplemented
+    tb = type(b)
+    if tb is not float and tb is not int:   # the common scalars skip the two tests below
+        if isinstance(b, np.ndarray):
+            return _binary(op, a, _wrap(b))   # a constant (VJPs mix Tensors with index masks)
+        if not isinstance(b, _SCALAR_TYPES):
+            return NotImplemented
     if a._requires_grad and STATE.grad_enabled and op.differentiable:
         if op.lane is not None and _lane.active:
             out = _lane.binary(op, a, b)
@@ -192,10 +194,12 @@ def _binary(op, a, b):
 
 def _rbinary(op, a, b):
     """`scalar <op> tensor`: the scalar is the op's first argument."""
-    if isinstance(b, np.ndarray):
-        return _binary(op, _wrap(b), a)
-    if not isinstance(b, _SCALAR_TYPES):
-        return NotImplemented
+    tb = type(b)
+    if tb is not float and tb is not int:   # as in _binary
+        if isinstance(b, np.ndarray):
+            return _binary(op, _wrap(b), a)
+        if not isinstance(b, _SCALAR_TYPES):
+            return NotImplemented
     if a._requires_grad and STATE.grad_enabled and op.differentiable:
         if op.lane is not None and _lane.active:
             out = _lane.binary(op, a, b, reflected=True)
