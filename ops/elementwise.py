@@ -367,8 +367,9 @@ def elementwise(name, formula, kind=FLOAT, backward_name=None, guard=None, **gra
         out_dtype = BOOL if out_kind == COMPARE else dtype
         return kernels.launch("fwd_", args, dtype, out_dtype, _shape_of(args))
 
+    exact = _EXACT_IN_PYTHON.get(formula)   # +, -, *, / on single values: Python floats
     forward = _native_forward(kernels, len(argnames), out_kind == COMPARE, general_forward,
-                              _EXACT_IN_PYTHON.get(formula))
+                              exact)
 
     # Per input: how its fused kernel's arguments are picked from (g, out, *inputs).
     positions = {"g": 0, "out": 1, **{a: 2 + k for k, a in enumerate(argnames)}}
@@ -408,7 +409,7 @@ def elementwise(name, formula, kind=FLOAT, backward_name=None, guard=None, **gra
             backward_name=backward_name)
     op.kernels = kernels
     if len(argnames) == 2 and out_kind != COMPARE:
-        op.forward_into = _native_forward_into(kernels, _EXACT_IN_PYTHON.get(formula))
+        op.forward_into = _native_forward_into(kernels, exact)
     op.formula = formula
     op.grad_formulas = grad_formulas
     op.argnames = argnames
