@@ -37,6 +37,11 @@ _DIRECT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _F32, _F64 = _DIRECT_DTYPES
 
 
+# The operand patterns of one- and two-input forwards ('a'rray, 's'calar): ElementwiseKernels'
+# forward_direct and Op.direct_* (tensor.py's operators and _native_forward call them).
+_FORWARD_PATTERNS = ("a", "as", "sa", "aa")
+
+
 def _shape_of(args):
     shape = None
     mixed = False
@@ -62,7 +67,8 @@ class ElementwiseKernels:
 
     A kernel's key is <name><pattern><variant>[_par]: name "fwd_" or "d<input>_", pattern 'a'
     (array) or 's' (scalar) per argument, variant "_f32", "_f64" or "" (generic)."""
-    __slots__ = ("stem", "specs", "module", "functions", "direct", "parallel_min")
+    __slots__ = ("stem", "specs", "module", "functions", "direct", "forward_direct",
+                 "parallel_min")
 
     def __init__(self, stem, specs):
         self.stem = stem
@@ -70,6 +76,9 @@ class ElementwiseKernels:
         self.module = None
         self.functions = {}         # key -> numba dispatcher
         self.direct = {}            # key -> compiled entry point, native floats (see _direct)
+        # pattern -> dtype -> the serial forward's compiled entry point, once it is known (the
+        # same kernels as `direct`, by what callers have at hand; Op.direct_* are these dicts)
+        self.forward_direct = {p: {} for p in _FORWARD_PATTERNS}
         self.parallel_min = {name: PARALLEL_MIN_SIZE[codegen.is_transcendental(formula)]
                              for name, (_, formula) in specs.items()}
 
@@ -154,6 +163,8 @@ class ElementwiseKernels:
         (through a double), faster than numpy can (0.28 us for float32(5.0))."""
         def install(compiled):
             self.direct[key] = compiled
+            if key.startswith("fwd_") and not key.endswith("_par"):
+                self.forward_direct.setdefault(key[4:-4], {})[dtype] = compiled
         standin = codegen.first_call_then_direct(self.function(key), install)
 
         def first_call(*args):
@@ -162,8 +173,6 @@ class ElementwiseKernels:
         return first_call
 
 
-# pattern -> native dtype -> the key of its forward kernel (ElementwiseKernels' naming)
-_FORWARD_KEYS = {p: {_F32: f"fwd_{p}_f32", _F64: f"fwd_{p}_f64"} for p in ("a", "as", "sa", "aa")}
 
 # The four basic operations on single values (a 0-d array with a Python number or another
 # 0-d array: an optimizer's update of scalar parameters) run on Python floats, without a kernel
@@ -223,9 +232,9 @@ def _native_forward(kernels, n_args, compare, general, exact=None):
     strings and the extra call cost about as much as the kernel itself (2,000 float32 times a
     Python float, op.forward: 1.20 -> 0.91 us); its first call and the parallel sizes go there."""
     native = kernels.native
-    direct = kernels.direct
+    direct = kernels.forward_direct   # pattern -> dtype -> compiled kernel, once known
+    direct_a = direct["a"]
     serial_max = kernels.parallel_min["fwd_"] - 1   # larger results take the prange kernels
-    keys, unary_keys = _FORWARD_KEYS, _FORWARD_KEYS["a"]
 
     if n_args == 1:
         def forward(x):
@@ -233,7 +242,7 @@ def _native_forward(kernels, n_args, compare, general, exact=None):
                 dtype = x.dtype
                 if dtype is _F32 or dtype is _F64:
                     res = np.empty(x.shape, BOOL if compare else dtype)
-                    fn = direct.get(unary_keys[dtype])
+                    fn = direct_a.get(dtype)
                     if fn is None or res.size > serial_max:
                         return native("fwd_", "a", dtype, res, (x.ravel(),))
                     fn(x.ravel(), res if res.ndim == 1 else res.reshape(-1))
@@ -272,7 +281,7 @@ def _native_forward(kernels, n_args, compare, general, exact=None):
             else:
                 return general(x, y)
             res = np.empty(shape, BOOL if compare else dtype)
-            fn = direct.get(keys[pattern][dtype])
+            fn = direct[pattern].get(dtype)
             if fn is None or res.size > serial_max:
                 return native("fwd_", pattern, dtype, res, (x, y))
             fn(x, y, res if res.ndim == 1 else res.reshape(-1))
@@ -290,9 +299,8 @@ def _native_forward_into(kernels, exact=None):
     Saves the result's allocation and the copy back (0-d `p -= g`: 2.1 -> 1.7 us).  False:
     not applicable, the caller computes out of place."""
     native = kernels.native
-    direct = kernels.direct
+    direct = kernels.forward_direct
     serial_max = kernels.parallel_min["fwd_"] - 1
-    keys = _FORWARD_KEYS
 
     def forward_into(x, y):
         if type(x) is not _ndarray:
@@ -319,7 +327,7 @@ def _native_forward_into(kernels, exact=None):
         else:
             return False
         flat = x.ravel()   # a view of x's memory: x is C-contiguous
-        fn = direct.get(keys[pattern][dtype])   # as _native_forward: direct once known
+        fn = direct[pattern].get(dtype)   # as _native_forward: direct once known
         if fn is None or x.size > serial_max:
             native("fwd_", pattern, dtype, x, (flat, y))
         else:
@@ -408,6 +416,10 @@ def elementwise(name, formula, kind=FLOAT, backward_name=None, guard=None, **gra
     op = Op(name, forward, [None] * len(argnames), fused_vjp=fused_vjp, save_plans=save_plans,
             backward_name=backward_name)
     op.kernels = kernels
+    if out_kind != COMPARE:   # results of the operands' dtype: the operators may call these
+        op.direct_a, op.direct_as, op.direct_sa, op.direct_aa = (
+            kernels.forward_direct[p] for p in _FORWARD_PATTERNS)
+        op.direct_max = kernels.parallel_min["fwd_"] - 1
     if len(argnames) == 2 and out_kind != COMPARE:
         op.forward_into = _native_forward_into(kernels, exact)
     op.formula = formula

@@ -42,6 +42,9 @@ class PerInput:
         yield self.make(0)
 
 
+_NO_KERNELS = {}
+
+
 class Op:
     """One operation: forward on ndarrays, one VJP per input, and what the VJPs read.
 
@@ -56,7 +59,8 @@ class Op:
     """
     __slots__ = ("name", "forward", "vjps", "fused_vjp", "saves", "saves_out", "save_plans",
                  "backward_name", "n_outputs", "view", "differentiable", "record_type",
-                 "lane", "lane_saves", "forward_into", "__dict__")
+                 "lane", "lane_saves", "forward_into", "direct_a", "direct_as", "direct_sa",
+                 "direct_aa", "direct_max", "__dict__")
 
     def __init__(self, name, forward, vjps=(), *, saves=(), saves_out=False, backward_name=None,
                  n_outputs=1, view=False, fused_vjp=None, save_plans=None):
@@ -81,6 +85,13 @@ class Op:
         # forward_into(x, y) -> bool: x <- forward(x, y) in place, where the op has such a
         # path and it applies (elementwise ops; see ops/elementwise.py); None: no such path.
         self.forward_into = None
+        # Elementwise ops' compiled forward kernels, called without numba's dispatcher by the
+        # Tensor operators when nothing is recorded (tape/tensor.py, _binary): per operand
+        # pattern ('a'rray, 's'calar), dtype -> kernel(operands..., 1-d result), for results of
+        # the operands' dtype and at most direct_max elements.  Filled as ops/elementwise.py
+        # learns them (after a kernel's first call); empty: go through forward.
+        self.direct_a = self.direct_as = self.direct_sa = self.direct_aa = _NO_KERNELS
+        self.direct_max = -1
 
     def save_plan(self, mask):
         return self.save_plans.get(mask) or (self.saves, self.saves_out)

@@ -16,6 +16,7 @@ from .dtypes import from_numpy_dtype, to_numpy_dtype
 from .tape import STATE, Record, Version, record_type
 
 _new = object.__new__
+_empty = np.empty
 _EMPTY = {}
 
 
@@ -160,6 +161,13 @@ def apply(op, args, params=_EMPTY):
     return out
 
 
+# Unrecorded operators on native float arrays (a custom Function's forward and backward, an
+# optimizer's update, no_grad code) call the op's compiled kernel straight from _binary,
+# _rbinary and _unary, skipping op.forward's dispatch (2,000 float32 under no_grad: t * 1.5
+# 1.45-1.49 -> 1.30 us, 5 * t 1.48 -> 1.23, t - t 1.69-1.74 -> 1.46-1.49, -t 1.27-1.30 ->
+# 1.10-1.38).  It is the kernel op.forward calls, on the same arrays, so the bits are the same.
+# 0-d operands are left to op.forward, which computes +, -, *, / on Python floats.
+
 def _binary(op, a, b):
     """apply() for the arithmetic operators, without the generic argument handling.
     Recorded small elementwise ops try the lane first (tape/lane.py)."""
@@ -173,13 +181,28 @@ def _binary(op, a, b):
             out = _wrap(result)
             _record(op, (a, b), _EMPTY, (out,), result)
             return out
-        return _wrap(op.forward(a._data, b._data))
+        x, y = a._data, b._data
+        kernel = op.direct_aa.get(x.dtype)
+        if (kernel is not None and y.dtype is x.dtype and y.shape == x.shape and x.ndim
+                and x.size <= op.direct_max):
+            res = _empty(x.shape, x.dtype)
+            kernel(x.ravel(), y.ravel(), res if x.ndim == 1 else res.reshape(-1))
+            return _wrap(res)
+        return _wrap(op.forward(x, y))
     tb = type(b)
     if tb is not float and tb is not int:   # the common scalars skip the two tests below
         if isinstance(b, np.ndarray):
             return _binary(op, a, _wrap(b))   # a constant (VJPs mix Tensors with index masks)
         if not isinstance(b, _SCALAR_TYPES):
             return NotImplemented
+    elif not (a._requires_grad and STATE.grad_enabled):
+        x = a._data
+        kernel = op.direct_as.get(x.dtype)
+        if kernel is not None and x.ndim and x.size <= op.direct_max:
+            res = _empty(x.shape, x.dtype)
+            kernel(x.ravel(), b, res if x.ndim == 1 else res.reshape(-1))
+            return _wrap(res)
+        return _wrap(op.forward(x, b))
     if a._requires_grad and STATE.grad_enabled and op.differentiable:
         if op.lane is not None and _lane.active:
             out = _lane.binary(op, a, b)
@@ -200,6 +223,14 @@ def _rbinary(op, a, b):
             return _binary(op, _wrap(b), a)
         if not isinstance(b, _SCALAR_TYPES):
             return NotImplemented
+    elif not (a._requires_grad and STATE.grad_enabled):
+        y = a._data
+        kernel = op.direct_sa.get(y.dtype)
+        if kernel is not None and y.ndim and y.size <= op.direct_max:
+            res = _empty(y.shape, y.dtype)
+            kernel(b, y.ravel(), res if y.ndim == 1 else res.reshape(-1))
+            return _wrap(res)
+        return _wrap(op.forward(b, y))
     if a._requires_grad and STATE.grad_enabled and op.differentiable:
         if op.lane is not None and _lane.active:
             out = _lane.binary(op, a, b, reflected=True)
@@ -222,7 +253,13 @@ def _unary(op, a):
         out = _wrap(result)
         _record(op, (a,), _EMPTY, (out,), result)
         return out
-    return _wrap(op.forward(a._data))
+    x = a._data
+    kernel = op.direct_a.get(x.dtype)
+    if kernel is not None and x.ndim and x.size <= op.direct_max:
+        res = _empty(x.shape, x.dtype)
+        kernel(x.ravel(), res if x.ndim == 1 else res.reshape(-1))
+        return _wrap(res)
+    return _wrap(op.forward(x))
 
 
 _LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."

@@ -242,6 +242,8 @@ def test_unrecorded_in_place_on_a_read_only_buffer_raises_and_writes_nothing():
     with tape.no_grad(), pytest.raises(ValueError, match="read-only"):
         t += 1.0
     np.testing.assert_array_equal(t.numpy(), [1.0, 2.0])
+
+
 def test_uniform_and_normal_fill_in_range():
     x = tape.empty(1000)
     x.uniform_(2, 3)

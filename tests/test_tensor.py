@@ -202,6 +202,61 @@ def test_arithmetic_matches_numpy_with_broadcasting():
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
 
 
+def _operands(dtype):
+    """Arrays of dtype in the layouts an operator meets: 1-d, 2-d, strided, transposed, empty,
+    0-d, and one read-only."""
+    rng = np.random.default_rng(11)
+    grid = rng.uniform(0.5, 2.0, (4, 6)).astype(dtype)
+    frozen = grid[1].copy()
+    frozen.flags.writeable = False
+    return [grid[0], grid, grid[:, ::2], grid.T, grid[:0, 0], np.array(grid[2, 3]), frozen]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unrecorded_operators_equal_the_ops_forward_bit_for_bit(dtype):
+    """Operators whose result is not recorded (no_grad, a custom Function's forward and
+    backward, inputs that need no gradient) call the op's compiled kernel directly once it is
+    known (tape/tensor.py, _binary): each result equals op.forward's on the same arrays, bit
+    for bit, in dtype and shape, for every layout, and neither operand changes."""
+    from ops import OPS
+    binary = {"add": lambda p, q: p + q, "sub": lambda p, q: p - q,
+              "mul": lambda p, q: p * q, "div": lambda p, q: p / q,
+              "pow": lambda p, q: p ** q}
+    unary = {"neg": lambda p: -p, "exp": lambda p: p.exp(), "sqrt": lambda p: p.sqrt(),
+             "sigmoid": lambda p: p.sigmoid(), "abs": lambda p: p.abs()}
+
+    def check(got, want):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert got.tobytes() == want.tobytes()
+
+    for requires_grad, mode in ((True, tape.no_grad), (False, tape.enable_grad)):
+        for x in _operands(dtype):
+            before = x.copy()
+            t = tape.tensor(x, requires_grad=requires_grad)
+            t._data = x   # the layout itself (tensor() copies into a fresh contiguous array)
+            others = [x[::-1].copy() if x.ndim else x + 1, x.astype(np.float64 if dtype == np.float32 else np.float32)]
+            if x.ndim and x.shape[-1]:
+                others.append(x[..., :1].copy())   # broadcast against x
+            with mode():
+                for _ in range(2):   # the first call makes the kernel known; the second is direct
+                    for name, fn in binary.items():
+                        for number in (1.5, 3, -0.25):
+                            check(fn(t, number).numpy(), OPS[name].forward(x, number))
+                            check(fn(number, t).numpy(), OPS[name].forward(number, x))
+                        check(fn(t, t).numpy(), OPS[name].forward(x, x))
+                        for y in others:
+                            check(fn(t, tape.tensor(y)).numpy(), OPS[name].forward(x, y))
+                            check(fn(tape.tensor(y), t).numpy(), OPS[name].forward(y, x))
+                    for name, fn in unary.items():
+                        check(fn(t).numpy(), OPS[name].forward(x))
+            assert not t.requires_grad or t.grad is None
+            np.testing.assert_array_equal(x, before)
+    # the direct path was taken: the kernels for these patterns are known
+    for name in binary:
+        for table in (OPS[name].direct_as, OPS[name].direct_sa, OPS[name].direct_aa):
+            assert np.dtype(dtype) in table
+
+
 @pytest.mark.parametrize("transcendental", [True, False])
 def test_large_arrays_take_the_parallel_kernels_with_the_same_values(transcendental):
     """Past PARALLEL_MIN_SIZE (smaller for exp/sin/... than for arithmetic) the prange kernels
