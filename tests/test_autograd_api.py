@@ -269,6 +269,84 @@ def test_set_materialize_grads_false_passes_none():
     np.testing.assert_allclose(x.grad._data, [7.0])
 
 
+# A Function with one Tensor output is recorded by a shorter path than one returning a tuple
+# (tape/autograd/function.py, _record_one and _record_any): each case runs through both.
+_AS_RETURNED = {"tensor": (lambda o: o, lambda r: r), "tuple": (lambda o: (o,), lambda r: r[0])}
+
+
+@pytest.mark.parametrize("returned", sorted(_AS_RETURNED))
+def test_function_returning_its_input_gives_a_new_tensor_on_its_buffer(returned):
+    pack, unpack = _AS_RETURNED[returned]
+
+    class Identity(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return pack(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return g * x
+
+    x = t64([2.0, -3.0])
+    y = unpack(Identity.apply(x))
+    assert y is not x and y.requires_grad and type(y.grad_fn).__name__ == "IdentityBackward"
+    assert x.grad_fn is None and np.shares_memory(y._data, x._data)
+    (y * 10).sum().backward()
+    np.testing.assert_allclose(x.grad._data, [20.0, -30.0])   # g * x, g = 10
+    # the output shares its input's version: changing it invalidates the saved input
+    z = unpack(Identity.apply(x))
+    with tape.no_grad():
+        z.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+
+
+@pytest.mark.parametrize("returned", sorted(_AS_RETURNED))
+def test_function_saving_its_output(returned):
+    pack, unpack = _AS_RETURNED[returned]
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):
+            out = x.exp()
+            ctx.save_for_backward(out)
+            return pack(out)
+
+        @staticmethod
+        def backward(ctx, g):
+            out, = ctx.saved_tensors
+            return g * out
+
+    x = t64([0.5, -1.0])
+    y = unpack(Exp.apply(x))
+    (y * 3).sum().backward()
+    np.testing.assert_allclose(x.grad._data, 3 * np.exp([0.5, -1.0]))
+    y = unpack(Exp.apply(x))
+    with tape.no_grad():
+        y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("returned", sorted(_AS_RETURNED))
+def test_function_integer_output_does_not_require_grad(returned):
+    pack, unpack = _AS_RETURNED[returned]
+
+    class Round(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return pack(x.round().to(tape.int64))
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    out = unpack(Round.apply(t64([1.4, 2.6])))
+    assert out.tolist() == [1, 3] and not out.requires_grad and out.grad_fn is None
+
+
 def test_mark_non_differentiable_and_mark_dirty():
     class SortLike(Function):
         @staticmethod
