@@ -651,6 +651,35 @@ def test_a_block_continues_the_chunk_only_with_min_room_left():
     np.testing.assert_allclose(x.grad.numpy(), np.full(lane.MAX_SIZE, 3.0))
 
 
+def test_a_dead_blocks_program_serves_a_later_block_unless_something_still_views_it():
+    """Block.__del__ keeps a dead block's first program for a later block: never one that a
+    view still reads (that view would see the later block's rows), never a grown one; and the
+    later block's rows and gradients are its own."""
+    x = leaf([1.0, 2.0, 3.0])
+    (x * 2.0).sum().backward()   # a block that dies: its program is kept
+    y = x * 3.0
+    kept = y._record.prog
+    rows = kept[:1].copy()
+    view = kept[:1]               # a view of the live block's program...
+    del y                         # ...outlives the block
+    z = x * 4.0
+    assert z._record.prog is not kept
+    np.testing.assert_array_equal(view, rows)
+    z = z * 5.0
+    del view, kept
+    STATE.tape.close_lane()   # z's block stays alive; grown gets a block of its own
+    grown = x * 1.0
+    for _ in range(lane.FIRST_ROWS):   # a program past its first length
+        grown = grown + 1.0
+    assert len(grown._record.prog) > lane.FIRST_ROWS
+    del grown
+    w = x * 6.0
+    assert len(w._record.prog) == lane.FIRST_ROWS
+    x.grad = None
+    (z.sum() + w.sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [26.0, 26.0, 26.0])
+
+
 def test_backward_also_closes_the_open_block():
     x = leaf([1.0, 2.0])
     a = x * 3
