@@ -599,10 +599,13 @@ def test_sum_with_dim_dtype_or_keepdim_takes_the_general_path():
 
 
 @pytest.mark.parametrize("mode", ["numba", "python"])
-def test_gradients_handed_out_of_a_block_may_be_modified_and_leaf_grads_own_their_memory(mode):
-    """A block hands its imports' gradients out as views of the backward's buffer: a
-    Function's backward may write into its grad_output, and a leaf's .grad is its own array
-    (a second backward adds into it without touching the first one's buffers)."""
+@pytest.mark.parametrize("values", [[1.0, 2.0, 3.0], 2.0])
+def test_gradients_handed_out_of_a_block_may_be_modified_and_leaf_grads_own_their_memory(
+        mode, values):
+    """A block hands its imports' gradients out as views of the backward's buffer (a 0-d
+    value's as a new array): a Function's backward may write into its grad_output, and a
+    leaf's .grad is its own array (a second backward adds into it without touching the
+    first one's buffers)."""
     use(mode)
 
     class DoubleGrad(tape.autograd.Function):
@@ -614,7 +617,7 @@ def test_gradients_handed_out_of_a_block_may_be_modified_and_leaf_grads_own_thei
         def backward(ctx, g):
             return g.mul_(2)                      # in place, on what the block handed out
 
-    xs = np.array([1.0, 2.0, 3.0])
+    xs = np.array(values)
     x = leaf(xs)
     for k in (1, 2):
         h = x * 3                                 # block 1
