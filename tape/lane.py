@@ -90,15 +90,16 @@ class _Holder:
     __slots__ = ("prog",)
 
 
-def _sole_owner_count():
+def _count_when_only_an_attribute_refers():
     """What Block.__del__'s getrefcount reads when only the block refers to its program (the
-    interpreter's own references vary between Python versions, so it is measured)."""
+    interpreter's own references vary between Python versions, so it is measured; as
+    engine._SOLE_OWNER is for a local variable)."""
     holder = _Holder()
     holder.prog = np.empty(1)
     return _getrefcount(holder.prog)
 
 
-_SOLE_OWNER = _sole_owner_count()
+_ONLY_THE_BLOCK = _count_when_only_an_attribute_refers()
 
 
 class Block:
@@ -144,7 +145,7 @@ class Block:
         # Its program, if still the first one and referred to by nothing else (no view: a
         # view holds its base), serves a later block (_program).
         if (len(self.prog) == FIRST_ROWS and len(_spare_programs) < 8
-                and _getrefcount(self.prog) == _SOLE_OWNER):
+                and _getrefcount(self.prog) == _ONLY_THE_BLOCK):
             _spare_programs.append(self.prog)
 
     def node(self, row):
