@@ -304,7 +304,7 @@ def test_function_returning_its_input_gives_a_new_tensor_on_its_buffer(returned)
 
 
 @pytest.mark.parametrize("returned", sorted(_AS_RETURNED))
-def test_function_saving_its_output(returned):
+def test_function_saving_its_output_sees_in_place_changes(returned):
     pack, unpack = _AS_RETURNED[returned]
 
     class Exp(Function):
