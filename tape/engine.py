@@ -147,6 +147,14 @@ def _check_nan(rec, grads):
                            + where)
 
 
+def _plus(a, b):
+    """a + b, two gradients (ndarrays, or Tensors with create_graph).  numpy sums two 0-d
+    arrays to a numpy scalar, which must not become a Tensor's data: ops take it for a Python
+    number (a float64 0-d gradient times 3 came out float32)."""
+    total = a + b
+    return np.asarray(total) if isinstance(total, np.generic) else total
+
+
 def _zeros(meta, create_graph):
     z = np.zeros(meta[0], meta[1])
     return _wrap(z) if create_graph else z
@@ -182,7 +190,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
             if entry is None:
                 leaves[id(node)] = [node, g]
             else:
-                entry[1] = entry[1] + g
+                entry[1] = _plus(entry[1], g)
             return
         if type(node) is Block:   # a lane value: into its block's gradients
             state = lane_pending.get(node)
@@ -199,7 +207,7 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
         slots = pending.get(node)
         if slots is None:
             slots = pending[node] = [None] * len(node.out_meta)
-        slots[idx] = g if slots[idx] is None else slots[idx] + g
+        slots[idx] = g if slots[idx] is None else _plus(slots[idx], g)
 
     for t, g in roots:
         send((t._record, t._out_index) if t._record is not None else (t, 0), g)
@@ -325,7 +333,7 @@ def _accumulate_grad(leaf, g, create_graph, unshared):
     elif leaf._grad is None:
         leaf._grad = _wrap(g if unshared else np.array(g, copy=True))
     elif leaf._grad._requires_grad:
-        leaf._grad = _wrap(leaf._grad._data + g)
+        leaf._grad = _wrap(_plus(leaf._grad._data, g))
     else:
         leaf._grad._data += g                          # in place after the first backward
 
@@ -353,7 +361,7 @@ def _one_block_backward(root, g, retain_graph):
             if entry is None:
                 leaves[id(leaf)] = [leaf, state.of(blk, row)]
             else:
-                entry[1] = entry[1] + state.of(blk, row)
+                entry[1] = _plus(entry[1], state.of(blk, row))
     for key in list(leaves):
         leaf, g = leaves.pop(key)   # g's one reference now: this frame's variable
         if leaf._hooks:

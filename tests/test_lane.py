@@ -561,6 +561,34 @@ def test_a_non_lane_op_between_lane_ops_starts_a_new_block():
                                rtol=1e-13)
 
 
+def test_zero_d_gradients_summed_by_the_engine_stay_arrays():
+    """numpy sums two 0-d arrays to a numpy scalar; as a Tensor's data, ops would take it for a
+    Python number (a float64 gradient times 3 came out float32)."""
+    use("general")
+    x = leaf(1.1)
+    h = x.exp()
+    seen = []
+
+    class Probe(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(g * 3)
+            return g
+
+    p = Probe.apply(h)
+    (p * 2 + p.sin() + x.sin()).backward()   # p's gradient and x's are sums
+    e = np.exp(1.1)
+    (g3,) = seen
+    assert g3.dtype == F64 and type(g3.numpy()) is np.ndarray
+    np.testing.assert_allclose(g3.numpy(), 3 * (2 + np.cos(e)), rtol=1e-15)
+    assert type(x.grad.numpy()) is np.ndarray and (x.grad * 3).dtype == F64
+    np.testing.assert_allclose(x.grad.numpy(), e * (2 + np.cos(e)) + np.cos(1.1), rtol=1e-15)
+
+
 def test_a_whole_sum_is_a_row_of_the_open_block():
     """x.sum() of a lane value is a lane row (one element), so ops after it stay in the block;
     its gradient is the output's spread over every element."""
