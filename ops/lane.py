@@ -11,7 +11,8 @@ compiled when the op is first used, which the interpreter calls through an addre
 This module only generates and loads the kernels; tape/lane.py owns blocks and their use.
 
 Every value of a block is a row: an op's result, or an operand imported from outside the block
-(opcode IMPORT: a copy of a leaf or of a non-lane result, whose gradient Python passes on).
+(opcode IMPORT: a copy of a leaf or of a non-lane result, whose gradient Python passes on), or a
+custom Function's result (opcode FUNCTION: its backward runs in Python, between two replays).
 Row layout (int64 columns), operands `a` and `b`:
     OP, OUT, N             opcode, output offset in the buffer, element count
     A, SA, RA, VA          operand offset, stride (1, or 0 for one element broadcast), the row
@@ -19,7 +20,8 @@ Row layout (int64 columns), operands `a` and `b`:
                            version it had when read
     B, SB, RB, VB          the same for the second operand (unary ops: RB = -2, unused)
     FLAGS                  NEED_A | NEED_B: which operands want a gradient; RELEASED
-Replay status: 0, or 1 + 4 * row + (FREED | STALE_X | STALE_Y | STALE_OUT).
+Replay status: 0, or 1 + 4 * row + (FREED | STALE_X | STALE_Y | STALE_OUT), or -1 - row at a
+FUNCTION row with a gradient (rows below it not replayed yet).
 """
 import ast
 import re
@@ -43,6 +45,9 @@ LANE_OP_NAMES = ELEMENTWISE_OP_NAMES + ("sum",)
 OPCODE = {name: code for code, name in enumerate(LANE_OP_NAMES)}
 SUM = OPCODE["sum"]
 IMPORT = len(LANE_OP_NAMES)
+# A custom autograd.Function's single result (tape/lane.py, function_row): the replay stops
+# at its row and returns -1 - row, and Python runs the Function's backward there.
+FUNCTION = IMPORT + 1
 DTYPES = ("float32", "float64")
 
 
@@ -138,6 +143,18 @@ def import_value(buf, prog, i, out, data, flags, same):
     r[{OP}] = {IMPORT}; r[{OUT}] = out; r[{N}] = n; r[{RA}] = -2; r[{RB}] = -2
     r[{FLAGS}] = flags
     return i
+
+
+@kernel(cache=True, nogil=True)
+def function_value(buf, prog, i, out, data):
+    """Row i: a custom Function's result, `data` (flat), copied to `out`."""
+    n = data.size
+    o = buf[out:out + n]
+    for k in range(n):
+        o[k] = data[k]
+    r = prog[i]
+    r[{OP}] = {FUNCTION}; r[{OUT}] = out; r[{N}] = n; r[{RA}] = -2; r[{RB}] = -2
+    r[{FLAGS}] = 0
 
 
 @kernel(cache=True, nogil=True)
@@ -281,6 +298,7 @@ def _replay_source(np_type):
         f"        if live[i] == 0:\n            continue\n"
         f"        code = prog[i, {OP}]; out = prog[i, {OUT}]; n = prog[i, {N}]\n"
         f"        if code == {IMPORT}:\n            continue\n"
+        f"        if code == {FUNCTION}:\n            return -1 - i\n"
         f"        a = prog[i, {A}]; sa = prog[i, {SA}]; ra = prog[i, {RA}]; va = prog[i, {VA}]\n"
         f"        b = prog[i, {B}]; sb = prog[i, {SB}]; rb = prog[i, {RB}]; vb = prog[i, {VB}]\n"
         f"        flags = prog[i, {FLAGS}]\n"

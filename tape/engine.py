@@ -427,6 +427,13 @@ def _lane_graph_replay(blk, grads, send, retain_graph, captures, captured):
             _retain(ref(), g, True)
         for key in captures.get(i, ()):
             captured[key] = g
+        if code == _lane.FUNCTION:
+            inspect = (lambda row, gs: _check_nan(blk.node(row), gs)) if (
+                _tape.anomaly_enabled and _tape.anomaly_check_nan) else None
+            for src, gk in _lane.function_gradients(blk, i, g, True, retain_graph, inspect):
+                prev = grads.get(src)
+                grads[src] = gk if prev is None else prev + gk
+            continue
         status = _lane.check_row(blk, i, ver)
         if status:
             _lane.raise_status(blk, status, ver)

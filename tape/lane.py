@@ -16,7 +16,9 @@ output it is used for.
 
 A non-lane record appended to the tape closes the open blocks, and so does backward, so the
 tape's order (blocks and records interleaved) stays a topological order and each replay is
-bounded.  Version counters work as for any tensor: a lane value's Version is created lazily and
+bounded.  A custom autograd.Function applied to values of the open block is no such record: its
+result becomes a row of the block (`function_row`), and the replay stops there to run the
+Function's backward in Python, then goes on below it (`replay`).  Version counters work as for any tensor: a lane value's Version is created lazily and
 registered in its block, and the replay checks every saved operand's version as the Python
 engine does.  `python_replay` is the reference: the same semantics over the op table's VJPs on
 ndarrays, which the tests check the interpreter against.
@@ -29,12 +31,12 @@ import numpy as np
 import ops.lane as K
 from ops.codegen import first_call_then_direct, jitted
 from ops import OPS
-from ops.lane import (A, B, FLAGS, IMPORT, N, NEED_A, NEED_B, OP, OUT, RA, RB, RELEASED, SA, SB,
-                      VA, VB)
+from ops.lane import (A, B, FLAGS, FUNCTION, IMPORT, N, NEED_A, NEED_B, OP, OUT, RA, RB, RELEASED,
+                      SA, SB, VA, VB)
 
 from . import tape as _tape
 from .tape import STATE, _next_seq
-from .tensor import Tensor, check_view_is_current
+from .tensor import Tensor, _version_of, check_view_is_current
 
 # An op whose result has more elements takes the general path.  Measured: at 6,400 elements
 # (the two-layer net's hidden layer) the lane's strided loops and imports cost ~5% of that
@@ -107,7 +109,7 @@ class Block:
     the `_record` of its values (their `_out_index` is the row)."""
     __slots__ = ("buf", "base", "pos", "end", "prog", "n_rows", "dtype", "shapes", "externals",
                  "imported", "versions", "hooks", "retained", "nodes", "seq", "fwd", "open_in",
-                 "imports_records", "__weakref__")
+                 "imports_records", "functions", "__weakref__")
 
     def __init__(self, buf, base, dtype, chunks):
         self.buf = buf
@@ -126,6 +128,7 @@ class Block:
         self.hooks = None      # row -> [hooks], as Record.hooks: Tensor.register_hook
         self.retained = None   # row -> weakref, as Record.retained: retain_grad
         self.nodes = None      # row -> LaneNode: the grad_fn objects handed out and alive
+        self.functions = None  # row -> (ctx, row per input or None) of a FUNCTION row
         self.seq = _next_seq()
         self.fwd = _kernel_cache.get(dtype) or _forward_kernels(dtype)
         self.open_in = chunks  # while open: its tape's lane_chunks, where close() leaves pos
@@ -156,6 +159,8 @@ class Block:
         node = self.nodes.get(row)
         if node is None:
             code = int(self.prog[row, OP])
+            if code == FUNCTION:
+                return self.functions[row][0]
             cls = _node_type(OPS[K.LANE_OP_NAMES[code]]) if code != IMPORT else LaneNode
             node = self.nodes[row] = cls(self, row)
         return node
@@ -280,14 +285,20 @@ def _block_for(dtype, need, rows):
     blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
     if blk is None or blk.open_in is None or blk.end - blk.pos < need:
         return _open_block(tape, dtype, need)
-    n_rows = blk.n_rows
-    if n_rows + rows > len(blk.prog):
-        if n_rows + rows > MAX_ROWS:
-            return _open_block(tape, dtype, need)
-        prog = np.empty((2 * len(blk.prog), K.ROW), np.int64)
-        prog[:n_rows] = blk.prog[:n_rows]
-        blk.prog = prog
+    if blk.n_rows + rows > len(blk.prog) and not _grow_program(blk, rows):
+        return _open_block(tape, dtype, need)
     return blk
+
+
+def _grow_program(blk, rows):
+    """Double blk's program if `rows` more rows fit within MAX_ROWS; False if they do not."""
+    n_rows = blk.n_rows
+    if n_rows + rows > MAX_ROWS:
+        return False
+    prog = np.empty((2 * len(blk.prog), K.ROW), np.int64)
+    prog[:n_rows] = blk.prog[:n_rows]
+    blk.prog = prog
+    return True
 
 
 def _place(blk, t, saved):
@@ -451,6 +462,120 @@ def unary(op, a):
     return _emit(code, blk, shape, n_out, ra, 1, va, -2, 0, 0, NEED_A, 0.0, 0)
 
 
+class SavedLaneValue:
+    """A custom Function's saved input that is a value of the block holding the Function's row:
+    its array and Version, not the tensor, whose record is that block (the block holds the
+    Function's ctx, so the tensor would make a reference cycle).  saved_tensors rebuilds it."""
+    __slots__ = ("data", "row", "version")
+
+    def __init__(self, data, row, version):
+        self.data = data
+        self.row = row
+        self.version = version
+
+
+def _count_for_an_array_only_its_tensor_holds():
+    """What function_row's getrefcount reads for an array nothing but one Tensor refers to
+    (measured, as _ONLY_THE_BLOCK is)."""
+    t = _new(Tensor)
+    t._data = np.empty(1)
+    data = t._data
+    return _getrefcount(data)
+
+
+_ONLY_ITS_TENSOR = _count_for_an_array_only_its_tensor_holds()
+
+
+def function_row(ctx, args, result):
+    """Record a custom Function's application as a row of the open block, or return None (the
+    caller records it on the tape).  It applies when `result` (forward's one Tensor output,
+    nothing marked dirty or non-differentiable) is a small float array of the open block's
+    dtype that only it refers to, every input that requires grad is a value of that block, and
+    forward saved no output.  The result's array moves into the block (a copy; nothing else
+    sees the old one), so the lane ops that read it need no import, and the Function splits
+    no block in two: its backward runs when the replay reaches its row (replay)."""
+    data = result._data
+    dtype = data.dtype
+    if dtype is not _F32 and dtype is not _F64:
+        return None
+    n = data.size
+    if (n > MAX_SIZE or n == 0 or result._requires_grad or result._record is not None
+            or result._version is not None or result._base is not None
+            or result._hooks is not None or data.base is not None
+            or _getrefcount(data) != _ONLY_ITS_TENSOR):
+        return None
+    tape = STATE.tape
+    blk = (tape.lane_f32 if dtype is _F32 else tape.lane_f64)()
+    if blk is None or blk.open_in is None or blk.end - blk.pos < n:
+        return None
+    input_rows, input_meta = [], []
+    for a in args:
+        if isinstance(a, Tensor):
+            if a is result:
+                return None
+            input_meta.append(a._data.shape)
+            if a._requires_grad:
+                if a._record is not blk:
+                    return None
+                input_rows.append(a._out_index)
+                continue
+        else:
+            input_meta.append(None)
+        input_rows.append(None)
+    to_save = ctx._to_save
+    for t in to_save:
+        if t is result or t is not None and t._record is blk and t._data.base is not blk.buf:
+            return None
+    if blk.n_rows + 1 > len(blk.prog) and not _grow_program(blk, 1):
+        return None
+    # Nothing fails from here on.
+    saved, versions = [], []
+    for t in to_save:
+        if t is None:
+            saved.append(None)
+            continue
+        v = _version_of(t)
+        d = t._data
+        versions.append((v, v.value, d.shape, d.dtype))
+        saved.append(SavedLaneValue(d, t._out_index, v) if t._record is blk else t)
+    row = blk.n_rows
+    off = blk.pos
+    copy = _direct_kernels.get(("function_value", dtype)) or _direct_kernel("function_value",
+                                                                          dtype)
+    copy(blk.buf, blk.prog, row, off, data.ravel())
+    blk.pos = off + n
+    blk.n_rows = row + 1
+    shape = data.shape
+    blk.shapes.append(shape)
+    if blk.functions is None:
+        blk.functions = {}
+    blk.functions[row] = (ctx, input_rows)
+    # Record.__init__'s fields, without its entry on the tape: the block is the Function's
+    # place there.  Edges name the input rows; the block is reached through a weak reference.
+    ctx.seq = _next_seq()
+    ctx.edges = tuple(input_rows)
+    ctx.inputs = tuple(saved)
+    ctx.versions = tuple(versions)
+    ctx.out = None
+    ctx.out_meta = ((shape, dtype),)
+    ctx.params = None
+    ctx.saves = bool(saved)
+    ctx.released = False
+    ctx.hooks = None
+    ctx.retained = None
+    ctx._input_meta = tuple(input_meta)
+    ctx._output_tensor = (True,)
+    ctx._lane_block = weakref.ref(blk)
+    ctx._recorded = True
+    ctx._to_save = ()   # its tensors are in ctx.inputs now; kept, a block value's is a cycle
+    value = blk.buf[off:off + n]
+    result._data = value if len(shape) == 1 else value.reshape(shape)
+    result._requires_grad = True
+    result._record = blk
+    result._out_index = row
+    return result
+
+
 def register_version(t, v):
     """t (whose _record is a block) gets its first Version: when t holds that block's value
     (not a copy), the value's one Version is what the replay checks."""
@@ -554,6 +679,9 @@ def current_versions(blk):
 def row_saves(blk, i):
     """Whether row i's needed gradients read saved values (backward then releases it)."""
     code = blk.prog[i, OP]
+    if code == FUNCTION:
+        ctx = blk.functions[i][0]
+        return ctx.saves and not ctx.released
     return code != IMPORT and any(OPS[K.LANE_OP_NAMES[code]].lane_saves[blk.prog[i, FLAGS] & 3])
 
 
@@ -561,7 +689,7 @@ def check_row(blk, i, ver):
     """The status replaying row i ends with before computing anything: freed, or a saved
     value modified in place since it was read; 0 when it may run."""
     code, out, n, a, sa, ra, va, b, sb, rb, vb, flags = blk.prog[i].tolist()
-    if code == IMPORT:
+    if code == IMPORT or code == FUNCTION:
         return 0
     reads_x, reads_y, reads_out = OPS[K.LANE_OP_NAMES[code]].lane_saves[flags & 3]
     if (reads_x or reads_y or reads_out) and flags & RELEASED:
@@ -584,6 +712,8 @@ def python_replay(blk, grad, live, ver, lo, hi, retain, inspect=None):
         code, out, n, a, sa, ra, va, b, sb, rb, vb, flags = prog[i].tolist()
         if not live[i] or code == IMPORT:
             continue
+        if code == FUNCTION:
+            return -1 - i
         status = check_row(blk, i, ver)
         if status:
             return status
@@ -645,15 +775,53 @@ def _direct_kernel(name, dtype):
 
 
 def replay(blk, state, lo, hi, ver, retain, inspect=None):
-    """Replay rows [lo, hi) of `blk` in reverse, with the gradients in `state`."""
-    if replay_mode == "numba" and inspect is None:
-        fn = _direct_kernels.get(("replay", blk.dtype)) or _direct_kernel("replay", blk.dtype)
-        status = fn(blk.buf, blk.base, state.grad, state.live, ver, blk.prog, lo, hi,
-                    bool(retain), _vjp_addresses[blk.dtype])
-    else:
-        status = python_replay(blk, state.grad, state.live, ver, lo, hi, retain, inspect)
+    """Replay rows [lo, hi) of `blk` in reverse, with the gradients in `state`; at a custom
+    Function's row the replay returns, its backward runs, and the replay goes on below it."""
+    while True:
+        if replay_mode == "numba" and inspect is None:
+            fn = _direct_kernels.get(("replay", blk.dtype)) or _direct_kernel("replay",
+                                                                              blk.dtype)
+            status = fn(blk.buf, blk.base, state.grad, state.live, ver, blk.prog, lo, hi,
+                        bool(retain), _vjp_addresses[blk.dtype])
+        else:
+            status = python_replay(blk, state.grad, state.live, ver, lo, hi, retain, inspect)
+        if status >= 0:
+            break
+        hi = -1 - status
+        prev = STATE.grad_enabled
+        STATE.grad_enabled = False   # this graph is not differentiated (else: create_graph)
+        try:
+            gradients = function_gradients(blk, hi, state.of(blk, hi), False, retain, inspect)
+        finally:
+            STATE.grad_enabled = prev
+        for src, g in gradients:
+            state.add(blk, src, g)
     if status:
         raise_status(blk, status, ver)
+
+
+def function_gradients(blk, row, g, create_graph, retain, inspect=None):
+    """The custom Function of FUNCTION row `row` run backward on its value's gradient g:
+    [(input row, its gradient fitted to that value's shape and dtype)].  Unless `retain`,
+    the Function's saved tensors are released, as the engine releases a record's."""
+    from .engine import _fit
+    ctx, input_rows = blk.functions[row]
+    grads = ctx.python_backward([g], create_graph)
+    if inspect is not None:
+        inspect(row, grads)
+    result = []
+    shapes, dtype = blk.shapes, blk.dtype
+    for src, gk in zip(input_rows, grads):
+        if src is None or gk is None:
+            continue
+        shape = shapes[src]
+        if create_graph or gk.shape != shape or gk.dtype is not dtype:
+            gk = _fit(gk, shape, dtype, create_graph)
+        result.append((src, gk))
+    if not retain and ctx.saves:
+        ctx.inputs = None
+        ctx.released = True
+    return result
 
 
 def held_bytes(blk):

@@ -10,6 +10,7 @@ finite differences and numpy; PyTorch's behaviour, where it matters, is written 
 import gc
 import tracemalloc
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -198,7 +199,46 @@ def p_interleaved_dtypes(x, y, d):
     return c * d + e.to(x.dtype) * a
 
 
-PROGRAMS = [p_constant_first_operand, p_interleaved_dtypes, p_scalar_param_broadcast, p_reflected_scalars, p_scalar_right, p_same_tensor_twice,
+class Cube(tape.autograd.Function):
+    """a ** 3, its backward in differentiable ops (second order works through it)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return a * a * a
+
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors
+        return g * 3 * a * a
+
+
+class ScaledProduct(tape.autograd.Function):
+    """a * b * k for tensors a, b (b may be one element: its gradient is returned unsummed,
+    at a's shape, for the engine to sum back) and a Python number k."""
+
+    @staticmethod
+    def forward(ctx, a, k, b):
+        ctx.save_for_backward(a, b)
+        ctx.k = k
+        return a * b * k
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return g * b * ctx.k, None, g * a * ctx.k
+
+
+def p_custom_functions(x, y, d):
+    h = (x * y).sin() + d
+    q = Cube.apply(h)                       # a FUNCTION row: the block goes on after it
+    r = ScaledProduct.apply(q, 0.5, y - d)  # two lane inputs, a Python number between
+    s = ScaledProduct.apply(r, -1.5, d * 2)  # a one-element input, its gradient summed back
+    t = Cube.apply(x)                       # a leaf input: a record on the tape instead
+    return s * d + q.tanh() + t * h
+
+
+PROGRAMS = [p_custom_functions, p_constant_first_operand, p_interleaved_dtypes, p_scalar_param_broadcast, p_reflected_scalars, p_scalar_right, p_same_tensor_twice,
             p_leaf_many_times, p_shared_intermediates, p_nonlane_between, p_matmul_mix,
             p_zero_d_chain, p_size_one_vs_tensor, p_kinks, p_powers_logs, p_trig_family,
             p_piecewise_constant, p_inplace_between, p_detached_and_constant_operands,
@@ -384,8 +424,8 @@ def test_second_order_gradients_agree_across_replays_and_the_general_path(progra
                     assert_close(g, e, 1e-11, f"{mode} second order")
 
 
-@pytest.mark.parametrize("program", [p_scalar_param_broadcast, p_reflected_scalars,
-                                     p_shared_intermediates, p_zero_d_chain, p_nonlane_between,
+@pytest.mark.parametrize("program", [p_custom_functions, p_scalar_param_broadcast,
+                                     p_reflected_scalars, p_shared_intermediates, p_zero_d_chain, p_nonlane_between,
                                      p_powers_logs, p_trig_family],
                          ids=lambda p: p.__name__[2:])
 @pytest.mark.parametrize("mode", ["numba", "python"])
@@ -559,6 +599,146 @@ def test_a_non_lane_op_between_lane_ops_starts_a_new_block():
     e = np.exp(2 * xs)
     np.testing.assert_allclose(x.grad.numpy(), 2 * e * e.mean() + 2 * e * e.sum() / 3,
                                rtol=1e-13)
+
+
+@pytest.mark.parametrize("mode", ["numba", "python"])
+def test_a_custom_function_between_lane_ops_is_a_row_of_the_open_block(mode):
+    """The Legendre fit's shape: a Function's result joins the block of its input (no second
+    block, no import), its grad_fn is the Function's node, and backward runs it in between."""
+    use(mode)
+    xs = np.array([0.3, -0.7, 1.2])
+    x, d = leaf(xs), leaf(0.8)
+    h = x * d
+    q = Cube.apply(h)
+    blk = h._record
+    assert q._record is blk and blk.prog[q._out_index, lane.OP] == lane.K.FUNCTION
+    assert type(q.grad_fn).__name__ == "CubeBackward"
+    assert q.grad_fn.next_functions == ((h.grad_fn, 0),)
+    z = (q * 2 + h).sum()
+    assert z._record is blk
+    z.backward()
+    dz_dh = 6 * (xs * 0.8) ** 2 + 1
+    np.testing.assert_allclose(x.grad.numpy(), dz_dh * 0.8, rtol=1e-14)
+    np.testing.assert_allclose(d.grad.numpy(), np.sum(dz_dh * xs), rtol=1e-14)
+
+
+class Seen(tape.autograd.Function):
+    """a * k * c; records what backward was told (needs_input_grad)."""
+    seen = []
+
+    @staticmethod
+    def forward(ctx, a, k, c):
+        return a * c * k
+
+    @staticmethod
+    def backward(ctx, g):
+        Seen.seen.append(ctx.needs_input_grad)
+        return g * ctx.needs_input_grad[0] * 2.0, None, None
+
+
+def test_a_function_row_with_inputs_that_need_no_gradient():
+    Seen.seen.clear()
+    x = leaf([1.0, 2.0])
+    c = leaf([3.0, 5.0], requires_grad=False)    # a constant tensor: no row, no gradient
+    out = Seen.apply(x * 1.0, 0.5, c)
+    assert out._record.prog[out._out_index, lane.OP] == lane.K.FUNCTION
+    np.testing.assert_array_equal(out.detach().numpy(), [1.5, 5.0])
+    out.sum().backward()
+    assert Seen.seen == [(True, False, False)]
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_a_function_result_that_something_else_holds_stays_on_the_tape():
+    """Its array cannot move into a block: the result must keep sharing it."""
+    kept = []
+
+    class Doubled(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            kept.append(a.detach().numpy() * 2)
+            return tape.from_numpy(kept[-1])
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    x = leaf([1.0, 2.0])
+    out = Doubled.apply(x * 1.0)
+    assert type(out._record) is not lane.Block
+    assert np.shares_memory(out.detach().numpy(), kept[0])
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_a_function_row_makes_no_reference_cycle():
+    """The block holds the Function's node, which holds its saved input (a value of the block)
+    only as an array: dropping the values frees the block without the cycle collector."""
+    x = leaf([0.5, 1.5])
+    gc.disable()
+    try:
+        for run_backward in (False, True):
+            h = x * 2
+            q = Cube.apply(h)
+            if run_backward:
+                q.sum().backward()
+            block = weakref.ref(h._record)
+            del h, q
+            assert block() is None
+    finally:
+        gc.enable()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * (2 * np.array([0.5, 1.5])) ** 2 * 2)
+
+
+@pytest.mark.parametrize("mode", ["numba", "python"])
+def test_backward_through_a_function_row_twice(mode):
+    use(mode)
+    x = leaf([0.5, -1.0])
+    s = Cube.apply(x * 1.0).sum()
+    s.backward(retain_graph=True)
+    s.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * 3 * np.array([0.5, -1.0]) ** 2)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        s.backward()
+
+
+@pytest.mark.parametrize("mode", ["numba", "python"])
+def test_in_place_change_of_a_function_rows_saved_input_raises(mode):
+    use(mode)
+    x = leaf([0.5, -1.0])
+    h = x * 1.0
+    q = Cube.apply(h)
+    h.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        q.sum().backward()
+
+
+@pytest.mark.parametrize("mode", ["numba", "python"])
+def test_hook_on_a_function_rows_value(mode):
+    use(mode)
+    x = leaf([0.5, -1.0])
+    q = Cube.apply(x * 1.0)
+    q.register_hook(lambda g: g * 10)
+    (q * 1.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 10 * 3 * np.array([0.5, -1.0]) ** 2)
+
+
+def test_anomaly_mode_names_the_function_of_a_row_that_made_a_nan():
+    class NanGrad(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * np.nan
+
+    x = leaf([1.0, 2.0])
+    out = NanGrad.apply(x * 1.0)
+    assert out._record.prog[out._out_index, lane.OP] == lane.K.FUNCTION
+    with tape.autograd.detect_anomaly():
+        with pytest.raises(RuntimeError, match="Function 'NanGradBackward' returned nan values "
+                                               "in its 0th output"):
+            out.sum().backward()
 
 
 def test_zero_d_gradients_summed_by_the_engine_stay_arrays():

@@ -8,7 +8,9 @@ import functools
 
 import numpy as np
 
+from .. import lane as _lane
 from ..engine import check_saved
+from ..lane import SavedLaneValue
 from ..tape import STATE, Record, no_grad
 from ..tensor import Tensor, _version_of, _wrap
 
@@ -56,6 +58,9 @@ class BackwardCFunction(FunctionCtx, Record):
     _materialize_grads = True
     _recorded = False
     _output_tensor = ()    # per forward output: is it a Tensor
+    # Recorded as a lane row (lane.function_row): a weak reference to its block, whose rows
+    # its edges name (the block holds this ctx).  None: an ordinary record on the tape.
+    _lane_block = None
 
     @property
     def saved_tensors(self):
@@ -68,8 +73,20 @@ class BackwardCFunction(FunctionCtx, Record):
                 t = _wrap(self.out[s.index], True)
                 t._record, t._out_index, t._version = self, s.index, s.version
                 s = t
+            elif type(s) is SavedLaneValue:
+                t = _wrap(s.data, True)
+                t._record, t._out_index, t._version = self._lane_block(), s.row, s.version
+                s = t
             result.append(s)
         return tuple(result)
+
+    @property
+    def next_functions(self):
+        if self._lane_block is None:
+            return Record.next_functions.fget(self)
+        blk = self._lane_block()
+        return tuple((None, 0) if row is None or blk is None else (blk.node(row), 0)
+                     for row in self.edges)
 
     @property
     def saved_variables(self):
@@ -193,6 +210,10 @@ class Function:
 def _record(ctx, args, outputs):
     """Turn ctx into the record of this application and attach it to the outputs."""
     if type(outputs) is Tensor and not ctx._dirty and not ctx._non_differentiable:
+        if _lane.active:
+            out = _lane.function_row(ctx, args, outputs)
+            if out is not None:
+                return out
         return _record_one(ctx, args, outputs)
     return _record_any(ctx, args, outputs)
 
