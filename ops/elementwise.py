@@ -207,7 +207,12 @@ def _exact_value(fn, x, y, dtype, reflected=False):
     (other operands, and the cases _EXACT_IN_PYTHON names)."""
     ty = type(y)
     if ty is float or ty is int:
-        b = _as_float32(y) if dtype is _F32 else float(y)
+        if dtype is _F32:
+            b = _f32_rounded.get(y)   # _as_float32's cache, read inline (a call per update)
+            if b is None or b == 0.0:
+                b = _as_float32(y)
+        else:
+            b = float(y)
     elif ty is _ndarray and y.dtype is dtype and y.ndim == 0:
         b = y.item()
     else:
@@ -223,7 +228,25 @@ def _exact_value(fn, x, y, dtype, reflected=False):
     return value
 
 
-def _native_forward(kernels, n_args, compare, general, exact=None):
+def _single_value_forward(fn):
+    """single(x, y, reflected=False): fn(x, y) (fn(y, x) if reflected) as a new 0-d array, for
+    x a 0-d float32/float64 array and y a Python number or a 0-d array of x's dtype, computed
+    on Python floats (_exact_value); None where the kernel must compute it.  op.forward and
+    the Tensor operators (tape/tensor.py, without op.forward's dispatch) call it."""
+    def single(x, y, reflected=False):
+        dtype = x.dtype
+        if dtype is not _F32 and dtype is not _F64:
+            return None
+        value = _exact_value(fn, x, y, dtype, reflected)
+        if value is None:
+            return None
+        res = _empty((), dtype)
+        res[()] = value
+        return res
+    return single
+
+
+def _native_forward(kernels, n_args, compare, general, single=None):
     """The op's forward with a fast path for the commonest call: native float32/float64
     arrays of one shape, beside Python float/int scalars, which skips general()'s rules for
     dtypes, broadcasting and guards (mul of 2,000 float32 by a Python float: 3.6 us before this
@@ -255,11 +278,9 @@ def _native_forward(kernels, n_args, compare, general, exact=None):
                 dtype = x.dtype
                 if dtype is not _F32 and dtype is not _F64:
                     return general(x, y)
-                if exact is not None and x.ndim == 0:
-                    value = _exact_value(exact, x, y, dtype)
-                    if value is not None:
-                        res = _empty((), dtype)
-                        res[()] = value
+                if single is not None and x.ndim == 0:
+                    res = single(x, y)
+                    if res is not None:
                         return res
                 if ty is float or ty is int:
                     pattern, x, shape = "as", x.ravel(), x.shape
@@ -271,11 +292,9 @@ def _native_forward(kernels, n_args, compare, general, exact=None):
                 dtype = y.dtype
                 if dtype is not _F32 and dtype is not _F64:
                     return general(x, y)
-                if exact is not None and y.ndim == 0:
-                    value = _exact_value(exact, y, x, dtype, True)
-                    if value is not None:
-                        res = _empty((), dtype)
-                        res[()] = value
+                if single is not None and y.ndim == 0:
+                    res = single(y, x, True)
+                    if res is not None:
                         return res
                 pattern, y, shape = "sa", y.ravel(), y.shape
             else:
@@ -376,8 +395,9 @@ def elementwise(name, formula, kind=FLOAT, backward_name=None, guard=None, **gra
         return kernels.launch("fwd_", args, dtype, out_dtype, _shape_of(args))
 
     exact = _EXACT_IN_PYTHON.get(formula)   # +, -, *, / on single values: Python floats
+    single = None if exact is None else _single_value_forward(exact)
     forward = _native_forward(kernels, len(argnames), out_kind == COMPARE, general_forward,
-                              exact)
+                              single)
 
     # Per input: how its fused kernel's arguments are picked from (g, out, *inputs).
     positions = {"g": 0, "out": 1, **{a: 2 + k for k, a in enumerate(argnames)}}
@@ -416,6 +436,7 @@ def elementwise(name, formula, kind=FLOAT, backward_name=None, guard=None, **gra
     op = Op(name, forward, [None] * len(argnames), fused_vjp=fused_vjp, save_plans=save_plans,
             backward_name=backward_name)
     op.kernels = kernels
+    op.single = single
     if out_kind != COMPARE:   # results of the operands' dtype: the operators may call these
         op.direct_a, op.direct_as, op.direct_sa, op.direct_aa = (
             kernels.forward_direct[p] for p in _FORWARD_PATTERNS)

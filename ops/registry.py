@@ -60,7 +60,7 @@ class Op:
     __slots__ = ("name", "forward", "vjps", "fused_vjp", "saves", "saves_out", "save_plans",
                  "backward_name", "n_outputs", "view", "differentiable", "record_type",
                  "lane", "lane_saves", "forward_into", "direct_a", "direct_as", "direct_sa",
-                 "direct_aa", "direct_max", "__dict__")
+                 "direct_aa", "direct_max", "single", "__dict__")
 
     def __init__(self, name, forward, vjps=(), *, saves=(), saves_out=False, backward_name=None,
                  n_outputs=1, view=False, fused_vjp=None, save_plans=None):
@@ -92,6 +92,10 @@ class Op:
         # learns them (after a kernel's first call); empty: go through forward.
         self.direct_a = self.direct_as = self.direct_sa = self.direct_aa = _NO_KERNELS
         self.direct_max = -1
+        # single(x, y, reflected=False) -> 0-d result or None: +, -, *, / on one 0-d operand
+        # and a number or another 0-d array, on Python floats (ops/elementwise.py); None: no
+        # such path.
+        self.single = None
 
     def save_plan(self, mask):
         return self.save_plans.get(mask) or (self.saves, self.saves_out)

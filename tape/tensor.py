@@ -197,6 +197,10 @@ def _binary(op, a, b):
             return NotImplemented
     elif not (a._requires_grad and STATE.grad_enabled):
         x = a._data
+        if not x.ndim and op.single is not None:   # an optimizer's update of a scalar
+            res = op.single(x, b)
+            if res is not None:
+                return _wrap(res)
         kernel = op.direct_as.get(x.dtype)
         if kernel is not None and x.ndim and x.size <= op.direct_max:
             res = _empty(x.shape, x.dtype)
@@ -225,6 +229,10 @@ def _rbinary(op, a, b):
             return NotImplemented
     elif not (a._requires_grad and STATE.grad_enabled):
         y = a._data
+        if not y.ndim and op.single is not None:   # `lr * p.grad` for a scalar parameter
+            res = op.single(y, b, True)
+            if res is not None:
+                return _wrap(res)
         kernel = op.direct_sa.get(y.dtype)
         if kernel is not None and y.ndim and y.size <= op.direct_max:
             res = _empty(y.shape, y.dtype)

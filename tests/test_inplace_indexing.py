@@ -198,10 +198,15 @@ def test_single_value_arithmetic_equals_the_kernels_bit_for_bit(name, dtype):
     """+, -, *, / on 0-d arrays (with a Python number or another 0-d array, either side, and in
     place) run on Python floats instead of a kernel: each result equals the kernel's, run on
     the same values as one-element 1-d arrays, and numpy's float32/float64 arithmetic, to the
-    bit (zeros' signs too), and none warns: not division by zero, not float32 overflow."""
+    bit (zeros' signs too), and none warns: not division by zero, not float32 overflow.  So do
+    the Tensor operators under no_grad, which call that path without op.forward."""
+    import operator
     import warnings
     from ops import OPS
+    from tape.tensor import _wrap
     op = OPS[name]
+    python_op = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+                 "div": operator.truediv}[name]
     rng = np.random.default_rng(3)
     values = _EDGE_VALUES + list(rng.standard_normal(20) * 10.0 ** rng.integers(-40, 40, 20))
     numbers = [0.5, 0.1, -3, 5, 16777217, 2 ** 40 + 1, 1e-6, 1e39, -0.0, 0.0, float("nan")]
@@ -227,6 +232,11 @@ def test_single_value_arithmetic_equals_the_kernels_bit_for_bit(name, dtype):
                                                                kernel)
                     assert _same_bits(result, reference, dtype), (name, left, right, result,
                                                                   reference)
+                    with tape.no_grad():
+                        via_tensors = python_op(*[_wrap(v) if isinstance(v, np.ndarray) else v
+                                                  for v in (left, right)])
+                    assert via_tensors.numpy().dtype == dtype and via_tensors.shape == ()
+                    assert _same_bits(via_tensors.numpy(), kernel, dtype), (name, left, right)
                     checked += 1
                 target = x.copy()
                 assert op.forward_into(target, y)
