@@ -488,6 +488,8 @@ def _seeds(outputs, grad_outputs, create_graph):
                 raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                    f"{Size(g._data.shape)!r} and output[{i}] has a shape of "
                                    f"{Size(out._data.shape)!r}.")
+            if g._data.dtype != out._data.dtype:
+                g = g.to(out.dtype)   # as PyTorch's engine: a seed takes its output's dtype
             if not create_graph:
                 g = g._data
         roots.append((out, g))

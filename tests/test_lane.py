@@ -769,6 +769,28 @@ def test_zero_d_gradients_summed_by_the_engine_stay_arrays():
     np.testing.assert_allclose(x.grad.numpy(), e * (2 + np.cos(e)) + np.cos(1.1), rtol=1e-15)
 
 
+@pytest.mark.parametrize("seed_dtype", [F32, F64], ids=["seed32", "seed64"])
+@pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
+@pytest.mark.parametrize("shape", [(), (1,)], ids=["0d", "1"])
+def test_a_one_element_seed_adds_as_on_the_general_path(shape, dtype, seed_dtype):
+    """A one-element value's gradient from outside the block (a loss's seed) is added with
+    numpy's scalar add, not the kernel: the same bits as the general path, seeds of the other
+    dtype rounded to the value's (2.5e-40: a float32 subnormal)."""
+    for seed in (1 / 3, 2.5e-40, -7.1):
+        grads = {}
+        for mode in ("numba", "general"):
+            use(mode)
+            x = leaf(np.full(shape, 0.7), dtype)
+            y = x * 3.0
+            assert (type(y._record) is lane.Block) == (mode == "numba")
+            y.backward(tape.tensor(np.full(shape, seed), dtype=seed_dtype))
+            grads[mode] = x.grad.numpy()
+        lane_grad, general_grad = grads["numba"], grads["general"]
+        assert lane_grad.dtype == general_grad.dtype == np.dtype(str(dtype).split(".")[-1])
+        assert lane_grad.shape == general_grad.shape == shape
+        assert lane_grad.tobytes() == general_grad.tobytes(), (seed, lane_grad, general_grad)
+
+
 def test_a_whole_sum_is_a_row_of_the_open_block():
     """x.sum() of a lane value is a lane row (one element), so ops after it stay in the block;
     its gradient is the output's spread over every element."""
