@@ -16,8 +16,9 @@ custom Function's result (opcode FUNCTION: its backward runs in Python, between 
 Row layout (int64 columns), operands `a` and `b`:
     OP, OUT, N             opcode, output offset in the buffer, element count
     A, SA, RA, VA          operand offset, stride (1, or 0 for one element broadcast), the row
-                           that made it (-1: the Python scalar, stored after the output), the
-                           version it had when read
+                           that made it (-1: the scalar slot after the output, a Python
+                           scalar or a 0-d tensor, whose gradient, if it wants one, the vjp
+                           sums into the slot's place), the version it had when read
     B, SB, RB, VB          the same for the second operand (unary ops: RB = -2, unused)
     FLAGS                  NEED_A | NEED_B: which operands want a gradient; RELEASED
 Replay status: 0, or 1 + 4 * row + (FREED | STALE_X | STALE_Y | STALE_OUT), or -1 - row at a

@@ -278,10 +278,13 @@ def run_backward(roots, retain_graph, create_graph, capture=None, accumulate=Tru
                 hi = row + 1
                 _lane_stop(blk, state, row, lane_captures.get(blk, {}).get(row, ()), captured)
         _lane.replay(blk, state, 0, hi, ver, retain_graph, inspect)
+        slotted = _lane.slot_gradients(blk, state) if blk.slots else ()
         live = state.live
         for row, (_, edge, _) in blk.externals.items():
             if edge is not None and live[row]:
                 send(edge, state.of(blk, row))
+        for edge, g in slotted:
+            send(edge, g)
 
     tape = STATE.tape
     tape.close_lane()   # later ops start new blocks: each replay is bounded
@@ -362,6 +365,13 @@ def _one_block_backward(root, g, retain_graph):
                 leaves[id(leaf)] = [leaf, state.of(blk, row)]
             else:
                 entry[1] = _plus(entry[1], state.of(blk, row))
+    if blk.slots:
+        for (leaf, _), g in _lane.slot_gradients(blk, state):
+            entry = leaves.get(id(leaf))
+            if entry is None:
+                leaves[id(leaf)] = [leaf, g]
+            else:
+                entry[1] = _plus(entry[1], g)
     for key in list(leaves):
         leaf, g = leaves.pop(key)   # g's one reference now: this frame's variable
         if leaf._hooks:
@@ -437,10 +447,17 @@ def _lane_graph_replay(blk, grads, send, retain_graph, captures, captured):
         status = _lane.check_row(blk, i, ver)
         if status:
             _lane.raise_status(blk, status, ver)
+        slot = blk.slots.get(i) if blk.slots else None   # a 0-d leaf or constant operand
+        saved_slot = blk.saved_slots.get(i) if blk.saved_slots else None
+        if saved_slot is not None:
+            v = saved_slot[0]._version
+            if v is not None and v.value != saved_slot[1]:
+                raise _modified_error(v.value, saved_slot[1], ((), blk.dtype))
         op = OPS[_lane.K.LANE_OP_NAMES[code]]
         operands = [(a, sa, ra, flags & _lane.NEED_A),
                     (b, sb, rb, flags & _lane.NEED_B)][:_lane.N_INPUTS[code]]
-        args = [buf[off].item() if src == -1 else value(src, off, rows[src][2])
+        args = [value(src, off, rows[src][2]) if src >= 0 else
+                slot[0] if slot is not None else buf[off].item()
                 for off, stride, src, _ in operands]
         out_t = value(i, out, n)
         for k, (off, stride, src, need) in enumerate(operands):
@@ -449,6 +466,9 @@ def _lane_graph_replay(blk, grads, send, retain_graph, captures, captured):
             gk = op.vjps[k](g, out_t, *args)
             if _tape.anomaly_enabled and _tape.anomaly_check_nan:
                 _check_nan(blk.node(i), [None] * k + [gk])
+            if src < 0:   # the slot's leaf: it wants a gradient (need), summed to its shape
+                send(slot[1], _fit(gk, (), blk.dtype, True))
+                continue
             if gk.shape != blk.shapes[src]:
                 gk = OPS["sum_to"](gk, shape=blk.shapes[src])
             prev = grads.get(src)

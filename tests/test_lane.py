@@ -791,6 +791,87 @@ def test_a_one_element_seed_adds_as_on_the_general_path(shape, dtype, seed_dtype
         assert lane_grad.tobytes() == general_grad.tobytes(), (seed, lane_grad, general_grad)
 
 
+@pytest.mark.parametrize("mode", ["numba", "python"])
+def test_a_0d_leaf_operand_sits_in_its_rows_scalar_slot(mode):
+    """A scalar parameter is not imported: its value is the row's scalar slot, its gradient
+    that slot's sum, its node the AccumulateGrad PyTorch shows."""
+    use(mode)
+    xs = np.array([0.5, -1.5, 2.0])
+    x, d, c = leaf(xs), leaf(0.75), leaf(-0.25)
+    y = x * d
+    z = c + y                      # the leaf as the first operand
+    blk = y._record
+    assert z._record is blk and blk.externals.keys() == {0}   # x alone is imported
+    assert set(blk.slots) == {y._out_index, z._out_index}
+    (acc_x, _), (acc_d, _) = y.grad_fn.next_functions
+    assert acc_x.variable is x and acc_d.variable is d
+    assert z.grad_fn.next_functions[0][0].variable is c
+    (z * z).sum().backward()
+    zs = c.item() + xs * 0.75
+    np.testing.assert_allclose(d.grad.numpy(), np.sum(2 * zs * xs), rtol=1e-14)
+    np.testing.assert_allclose(c.grad.numpy(), np.sum(2 * zs), rtol=1e-14)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * zs * 0.75, rtol=1e-14)
+    assert d.grad.shape == () and type(d.grad.numpy()) is np.ndarray
+
+
+@pytest.mark.parametrize("mode", ["numba", "python", "general"])
+def test_in_place_change_of_a_saved_0d_leaf_raises_where_its_row_is_replayed(mode):
+    use(mode)
+    x, d = leaf([0.5, -1.5]), leaf(0.75)
+    saved = x * d          # mul saves d for x's gradient
+    unsaved = x + d        # add's gradients read no operand
+    other = x * 2.0
+    with tape.no_grad():
+        d.add_(1.0)
+    (unsaved.sum() + other.sum()).backward()           # the stale row is not replayed
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation: "
+                                           r"\[torch.DoubleTensor \[\]\] is at version 1; "
+                                           r"expected version 0"):
+        saved.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])   # nothing added
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        saved.sum().backward()      # again, as PyTorch: the failed backward freed nothing
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        tape.autograd.grad(saved.sum(), (x,), create_graph=True)   # the graph replay too
+
+
+@pytest.mark.parametrize("mode", ["numba", "python", "general"])
+def test_write_through_data_on_a_saved_0d_leaf_is_seen(mode):
+    """As PyTorch's saved tensor shares the leaf's memory: x.grad = g * d's new value."""
+    use(mode)
+    x, d = leaf([0.5, -1.5]), leaf(0.75)
+    k = tape.tensor(2.0, dtype=F64)          # a constant in the slot, saved as well
+    z = x * d + x * k
+    d.data.fill_(3.0)
+    k.data = tape.tensor(5.0, dtype=tape.float32)   # replaced, of another dtype: read cast
+    z.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [8.0, 8.0])
+    np.testing.assert_array_equal(d.grad.numpy(), -1.0)
+
+
+@pytest.mark.parametrize("mode", ["numba", "python", "general"])
+def test_two_0d_leaves_and_a_leaf_twice(mode):
+    use(mode)
+    a, b = leaf(1.5), leaf(-2.0)
+    z = a * b + b * b + a / b           # b * b: one operand in the slot, one imported
+    z.backward()
+    np.testing.assert_allclose(a.grad.numpy(), -2.0 + 1 / -2.0, rtol=1e-15)
+    np.testing.assert_allclose(b.grad.numpy(), 1.5 + 2 * -2.0 - 1.5 / 4.0, rtol=1e-15)
+
+
+@pytest.mark.parametrize("mode", ["numba", "python", "general"])
+def test_second_order_through_a_0d_leaf_in_a_slot(mode):
+    use(mode)
+    xs = np.array([0.3, -0.8, 1.1])
+    x, d = leaf(xs), leaf(0.6)
+    f = (x * d).sin().sum()
+    (g,) = tape.autograd.grad(f, (d,), create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), np.sum(xs * np.cos(xs * 0.6)), rtol=1e-14)
+    (h,) = tape.autograd.grad(g, (d,))
+    np.testing.assert_allclose(h.numpy(), -np.sum(xs ** 2 * np.sin(xs * 0.6)), rtol=1e-14)
+
+
 def test_a_whole_sum_is_a_row_of_the_open_block():
     """x.sum() of a lane value is a lane row (one element), so ops after it stay in the block;
     its gradient is the output's spread over every element."""
