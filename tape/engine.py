@@ -448,11 +448,9 @@ def _lane_graph_replay(blk, grads, send, retain_graph, captures, captured):
         if status:
             _lane.raise_status(blk, status, ver)
         slot = blk.slots.get(i) if blk.slots else None   # a 0-d leaf or constant operand
-        saved_slot = blk.saved_slots.get(i) if blk.saved_slots else None
-        if saved_slot is not None:
-            v = saved_slot[0]._version
-            if v is not None and v.value != saved_slot[1]:
-                raise _modified_error(v.value, saved_slot[1], ((), blk.dtype))
+        stale = _lane.stale_slot(blk, i)
+        if stale is not None:
+            raise _modified_error(*stale, ((), blk.dtype))
         op = OPS[_lane.K.LANE_OP_NAMES[code]]
         operands = [(a, sa, ra, flags & _lane.NEED_A),
                     (b, sb, rb, flags & _lane.NEED_B)][:_lane.N_INPUTS[code]]

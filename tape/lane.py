@@ -745,14 +745,25 @@ def slot_gradients(blk, state):
     return result
 
 
+def stale_slot(blk, row):
+    """(version now, version read) if the saved operand in row's scalar slot was modified in
+    place since the row read it; None if it was not, or the row has no such operand."""
+    t, version = blk.saved_slots.get(row, (None, 0)) if blk.saved_slots else (None, 0)
+    v = None if t is None else t._version
+    if v is not None and v.value != version:
+        return v.value, version
+    return None
+
+
 def _stale_slots(blk, lo, hi):
-    """(row, version now, version read) of the rows in [lo, hi) whose slot operand is saved and
-    was modified in place since it was read, highest row first."""
+    """(row, version now, version read) of the rows in [lo, hi) with a stale_slot, highest row
+    first."""
     stale = []
-    for row, (t, version) in blk.saved_slots.items():
-        v = t._version
-        if v is not None and v.value != version and lo <= row < hi:
-            stale.append((row, v.value, version))
+    for row in blk.saved_slots:
+        if lo <= row < hi:
+            versions = stale_slot(blk, row)
+            if versions is not None:
+                stale.append((row, *versions))
     stale.sort(reverse=True)
     return stale
 
