@@ -18,7 +18,7 @@ import pytest
 import tape
 import tape.lane as lane
 from tape.tape import STATE, _next_seq
-from helpers import check_grads
+from helpers import Cube, check_grads
 
 F64, F32 = tape.float64, tape.float32
 MODES = ("numba", "python", "general")
@@ -197,20 +197,6 @@ def p_interleaved_dtypes(x, y, d):
     c = a.exp() * y
     e = b.sin() + x2
     return c * d + e.to(x.dtype) * a
-
-
-class Cube(tape.autograd.Function):
-    """a ** 3, its backward in differentiable ops (second order works through it)."""
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return a * a * a
-
-    @staticmethod
-    def backward(ctx, g):
-        a, = ctx.saved_tensors
-        return g * 3 * a * a
 
 
 class ScaledProduct(tape.autograd.Function):
