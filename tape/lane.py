@@ -428,35 +428,30 @@ def binary(op, a, b, reflected=False):
                 or blk.n_rows + 3 > len(blk.prog)):
             blk = _block_for(dtype, n + ad.size + bd.size, 3)
         reads = op.lane_saves[flags]
-        if b._record is None and not bshape and b is not a and b._base is None:
-            # a 0-d leaf or constant (a scalar parameter): in the row's scalar slot
-            if a._record is blk:
-                v = a._version
-                ra, va = a._out_index, 0 if v is None else v.value
-            else:
-                ra, va = _place(blk, a, reads[0])
-            return _emit_with_slot(op.lane, blk, shape, n, ra, sa, va, -1, sb, 0, flags, b,
-                                   reads[1])
-        if a._record is None and not ashape and b is not a and a._base is None:
-            if b._record is blk:
-                v = b._version
-                rb, vb = b._out_index, 0 if v is None else v.value
-            else:
-                rb, vb = _place(blk, b, reads[1])
-            return _emit_with_slot(op.lane, blk, shape, n, -1, sa, 0, rb, sb, vb, flags, a,
-                                   reads[0])
-        if a._record is blk:
+        # A 0-d leaf or constant (a scalar parameter) goes in the row's scalar slot (-1), not
+        # an import row: b if it is one, else a.
+        slot_b = not bshape and b._record is None and b is not a and b._base is None
+        slot_a = (not slot_b and not ashape and a._record is None and b is not a
+                  and a._base is None)
+        if slot_a:
+            ra, va = -1, 0
+        elif a._record is blk:
             v = a._version
             ra, va = a._out_index, 0 if v is None else v.value
         else:
             ra, va = _place(blk, a, reads[0])
-        if b is a:
+        if slot_b:
+            rb, vb = -1, 0
+        elif b is a:
             rb, vb = ra, va
         elif b._record is blk:
             v = b._version
             rb, vb = b._out_index, 0 if v is None else v.value
         else:
             rb, vb = _place(blk, b, reads[1])
+        if slot_a or slot_b:
+            return _emit_with_slot(op.lane, blk, shape, n, ra, sa, va, rb, sb, vb, flags,
+                                   b if slot_b else a, reads[1] if slot_b else reads[0])
         return _emit(op.lane, blk, shape, n, ra, sa, va, rb, sb, vb, flags, 0.0, 0)
     if type(b) is not float:
         if type(b) is not int or not -2 ** 63 <= b < 2 ** 63:   # huge ints: general path
